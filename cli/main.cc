@@ -1,0 +1,2 @@
+// logship: one binary, subcommands for each daemon and tool.
+int main() { return 0; }

@@ -1,0 +1,126 @@
+// logship's configuration: one YAML file for all daemons. Each key is declared once, with
+// its type, default and description, in core/config/config.cc; that table validates the
+// file and prints docs/config-reference.md (`logship config reference`).
+//
+// Loading is three steps: parse (YAML -> nodes, syntax errors name file:line), validate
+// (pure: unknown keys, types, ranges -> file:line, key and what was expected), build (the
+// structs below, secrets resolved from env or files).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "logship/status.h"
+
+namespace logship {
+
+using Millis = std::chrono::milliseconds;
+
+// A secret is given in the file as {env: NAME} or {file: /path}; the value itself never
+// appears in logs or in `config check` output.
+struct Secret {
+  std::string value;
+  std::string origin;  // "env:NAME", "file:/path", "inline" or "" when unset
+  bool empty() const { return value.empty(); }
+};
+
+struct LogConfig {
+  std::string level = "info";  // trace, debug, info, warn, error
+  std::string format = "text";  // text or json
+};
+
+struct MetricsEndpointConfig {
+  std::string listen = "127.0.0.1:9464";  // "" disables the endpoint
+};
+
+struct RedisConfig {
+  std::string host = "127.0.0.1";
+  int port = 6379;
+  std::string user;  // ACL user; empty for the default user
+  Secret password;
+  int db = 0;
+  Millis timeout{5000};
+};
+
+struct QueueConfig {
+  std::string type = "redis";  // redis; `logship run` always uses the in-process queue
+  RedisConfig redis;
+  std::string events_stream = "logship:events";
+  std::string metrics_stream = "logship:metrics";
+  std::string group = "logship-parsers";      // consumer group of the parsers
+  std::string alerter_group = "logship-alerters";
+};
+
+struct FileInputConfig {
+  std::vector<std::string> paths;  // files or globs
+  std::string type = "file";       // type tag stored with each event, selects parse rules
+  uint64_t max_line_bytes = 1 << 20;
+};
+
+struct HostMetricsConfig {
+  bool enabled = true;
+  Millis interval{10000};
+};
+
+struct ShipperConfig {
+  std::vector<FileInputConfig> files;
+  HostMetricsConfig host_metrics;
+  size_t batch_max_events = 2000;
+  uint64_t batch_max_bytes = 4 << 20;
+  Millis poll_interval{200};  // how often files are checked for growth and rotation
+};
+
+struct SqliteSinkConfig {
+  std::string dir;  // default: <data_dir>/events
+  int retention_days = 7;
+};
+
+struct ParserConfig {
+  std::vector<std::string> rule_files;    // YAML parse rules (rules/parse/*.yaml)
+  std::vector<std::string> pattern_dirs;  // grok pattern libraries (rules/patterns)
+  SqliteSinkConfig sqlite;
+  size_t batch_max_events = 5000;
+  Millis batch_wait{200};
+  Millis metrics_flush{2000};  // how often derived counters are published
+  std::string consumer;        // consumer name in the group; default <host>-<pid>
+};
+
+struct NotifierConfig {
+  std::string name;
+  std::string type;  // webhook or log
+  std::string url;   // webhook
+  Secret token;      // webhook: sent as "Authorization: Bearer <token>" when set
+  std::string path;  // log: JSON lines file; default <data_dir>/pages.jsonl
+  Millis timeout{5000};
+};
+
+struct AlerterConfig {
+  std::vector<std::string> rule_files;  // YAML alert rules (rules/alerts/*.yaml)
+  std::vector<NotifierConfig> notify;
+  std::string consumer;  // consumer name in the alerter group; default <host>-<pid>
+};
+
+struct Config {
+  std::string host;      // default: this machine's hostname
+  std::string data_dir;  // checkpoints, SQLite files, pages; default /var/lib/logship
+  LogConfig log;
+  MetricsEndpointConfig metrics;
+  QueueConfig queue;
+  ShipperConfig shipper;
+  ParserConfig parser;
+  AlerterConfig alerter;
+  std::string source_path;  // the file this config was loaded from
+};
+
+// Loads, validates and builds the config in `path`. Relative paths inside the file are
+// resolved against the file's directory.
+Result<Config> LoadConfig(const std::string& path);
+// The same for text already in memory; `name` is used in error messages.
+Result<Config> ParseConfig(const std::string& text, const std::string& name,
+                           const std::string& base_dir = ".");
+// Markdown reference of every key, generated from the declarations.
+std::string ConfigReference();
+
+}  // namespace logship
