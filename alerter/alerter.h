@@ -1,0 +1,133 @@
+// Alerter: evaluates alert rules over metric samples and sends pages.
+//
+// Time is DATA time, kept per metric: a rule's evaluation clock is the newest sample time
+// seen for its metric minus `lateness`, and the rule is evaluated at each multiple of its
+// group's interval up to that clock, so a replayed backlog produces the same pages as
+// live traffic. Clocks are per metric because sources run at different times: a parser
+// working through an hour-old backlog must not have its buckets judged late because live
+// host metrics already arrived for now. Delta
+// counters for the same series and timestamp are added (several parsers each send a
+// partial delta per bucket); gauges keep the last value written for a timestamp.
+//
+// Thread-compatible: one thread calls Ingest()/Evaluate(); the accessors are for that
+// same thread (or after it stopped).
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "alerter/notify/notifier.h"
+#include "alerter/rules/alert_rules.h"
+#include "alerter/state/alert_state.h"
+#include "logship/config.h"
+#include "logship/event.h"
+#include "logship/status.h"
+
+namespace logship::alerter {
+
+struct AlerterOptions {
+  // How far behind the newest sample time the evaluation clock stays, so buckets still
+  // being filled by slower parsers are not judged. (Not yet in AlerterConfig.)
+  Millis lateness{10000};
+  // How many PageRecords pages_sent() keeps (the oldest are dropped; counters are kept).
+  size_t max_page_records = 10000;
+};
+
+struct PageRecord {
+  Page page;
+  AlertTransition transition = AlertTransition::kNone;  // trigger/escalate/downgrade/resolve
+  bool delivered = false;  // every notifier returned Ok
+};
+
+struct AlerterStats {
+  uint64_t samples_received = 0;
+  uint64_t samples_unused = 0;  // no rule selects them
+  uint64_t samples_late = 0;    // older than any future evaluation can use: dropped
+  uint64_t triggers_warning = 0;
+  uint64_t triggers_critical = 0;
+  uint64_t escalations = 0;
+  uint64_t downgrades = 0;
+  uint64_t resolves = 0;
+  uint64_t notify_failures = 0;  // pages some notifier gave up on
+  uint64_t evaluations = 0;      // rule steps evaluated
+};
+
+class Alerter {
+ public:
+  // Loads config.rule_files and builds config.notify (see BuildNotifiers()).
+  static Result<std::unique_ptr<Alerter>> Create(const AlerterConfig& config,
+                                                 const std::string& data_dir,
+                                                 AlerterOptions options = {});
+  // With rules and notifiers already built (tests, `alerter backtest`).
+  static std::unique_ptr<Alerter> Create(std::shared_ptr<const RuleSet> rules,
+                                         std::vector<std::unique_ptr<Notifier>> notifiers,
+                                         AlerterOptions options = {});
+  ~Alerter();
+
+  // Adds samples (any order, any batch size). Samples no rule selects are ignored.
+  // Call Evaluate() after each batch: memory is pruned there.
+  void Ingest(std::span<const Sample> samples);
+
+  // Evaluates every rule at each of its steps up to data_clock_ms() and sends the pages
+  // (synchronously, through every notifier), then drops points no future step needs.
+  void Evaluate();
+
+  // Newest sample time minus lateness over all metrics; -1 before the first sample.
+  int64_t data_clock_ms() const;
+  // The same for one metric: the clock of the rules on that metric.
+  int64_t data_clock_ms(const std::string& metric) const;
+
+  const std::vector<PageRecord>& pages_sent() const { return pages_; }
+  const AlerterStats& stats() const { return stats_; }
+  // Alerts currently pending or firing (e.g. for an API, or to persist).
+  std::vector<AlertState> active_alerts() const;
+  const RuleSet& rules() const { return *rules_; }
+  size_t series_count() const;
+
+ private:
+  struct Point {
+    double sum = 0;   // counters: deltas added
+    double last = 0;  // gauges: the last value written for this timestamp
+  };
+  struct Series {
+    Labels labels;
+    std::map<int64_t, Point> points;  // by time_ms
+    std::vector<int8_t> selected;     // per rule: -1 unknown, 0 no, 1 yes
+  };
+  struct RuleRuntime {
+    int64_t last_step_ms = -1;  // the last evaluated step; -1 before the first
+    std::map<Labels, AlertState> states;  // pending and firing alerts, by group labels
+  };
+
+  Alerter(std::shared_ptr<const RuleSet> rules, std::vector<std::unique_ptr<Notifier>> notifiers,
+          AlerterOptions options);
+  bool RuleSelects(size_t rule_index, const std::string& name, Series& series);
+  int64_t NextStep(size_t rule_index) const;
+  void EvaluateRule(size_t rule_index, int64_t t);
+  void SendPage(const AlertRule& rule, const AlertState& state, AlertTransition transition,
+                int64_t t);
+  void Prune();
+
+  std::shared_ptr<const RuleSet> rules_;
+  std::vector<std::unique_ptr<Notifier>> notifiers_;
+  AlerterOptions options_;
+  // metric name -> series labels -> series.
+  std::map<std::string, std::map<Labels, Series>> series_;
+  std::vector<RuleRuntime> runtime_;  // parallel to rules_->rules
+  struct MetricClock {
+    int64_t newest_ms = -1;
+    int64_t oldest_ms = -1;  // the first data time seen: rules wait a full window after it
+    int64_t prune_horizon_ms = std::numeric_limits<int64_t>::min();  // older samples are late
+  };
+  std::map<std::string, MetricClock> clocks_;  // by metric name
+  // Points before this time can no longer be used by any step: pruned, and dropped on arrival.
+  std::vector<PageRecord> pages_;
+  AlerterStats stats_;
+};
+
+}  // namespace logship::alerter

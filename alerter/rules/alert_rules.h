@@ -1,0 +1,116 @@
+// Alert rules: Prometheus-style rule groups loaded from YAML (rules/alerts/*.yaml), compiled
+// once into an immutable RuleSet shared by the evaluator. The reference is docs/alerting.md.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "logship/event.h"
+#include "logship/status.h"
+
+namespace re2 {
+class RE2;
+}
+
+namespace logship::alerter {
+
+using Millis = std::chrono::milliseconds;
+
+// One label matcher. Written in YAML as `label: VALUE` where VALUE is
+//   "x" or "=x"  equal,  "!=x" not equal,  "=~re" or "re:re" matches,  "!~re" does not.
+// Regexes are RE2, fully anchored (Prometheus semantics). A missing label is "".
+struct LabelMatcher {
+  enum class Op { kEqual, kNotEqual, kRegex, kNotRegex };
+  std::string label;
+  Op op = Op::kEqual;
+  std::string value;                   // the literal, or the regex source
+  std::shared_ptr<const re2::RE2> re;  // set for kRegex / kNotRegex
+
+  bool Matches(const Labels& labels) const;
+};
+
+// How a rule turns the points in its window into one value per group.
+enum class RuleFunction {
+  kRate,      // delta counters: sum of deltas in the window / window seconds
+  kIncrease,  // delta counters: sum of deltas in the window
+  kAvg,       // gauges: mean of every point in the window (pooled over the group's series)
+  kMax,       // gauges: largest point
+  kMin,       // gauges: smallest point
+  kLast,      // gauges: each series' newest point, averaged over the group's series
+};
+const char* RuleFunctionName(RuleFunction f);
+inline bool IsCounterFunction(RuleFunction f) {
+  return f == RuleFunction::kRate || f == RuleFunction::kIncrease;
+}
+
+enum class Severity { kWarning = 1, kCritical = 2 };
+const char* SeverityName(Severity s);  // "warning", "critical"
+
+// When a severity's condition holds. Only static thresholds today; a learned-baseline
+// method (value outside baseline +- k sigma) will be another Method, evaluated by the
+// same code path (see alerter/alerter.cc, ConditionHolds()).
+struct Condition {
+  enum class Method { kStatic };
+  enum class Direction { kAbove, kBelow };
+  Method method = Method::kStatic;
+  Direction direction = Direction::kAbove;
+  double threshold = 0;
+
+  // Static: value > threshold (above) or value < threshold (below).
+  bool Holds(double value) const {
+    return direction == Direction::kAbove ? value > threshold : value < threshold;
+  }
+};
+
+struct AlertRule {
+  std::string group;     // the rule group's name
+  std::string alert;     // the alert's name
+  std::string metric;    // sample name selected
+  std::vector<LabelMatcher> matchers;
+  RuleFunction function = RuleFunction::kAvg;
+  Millis window{0};
+  std::vector<std::string> by;  // group-by labels, sorted; empty = one group
+  std::optional<Condition> warning;
+  std::optional<Condition> critical;
+  Millis for_duration{0};
+  Labels labels;  // extra labels added to pages, sorted
+  std::vector<std::pair<std::string, std::string>> annotations;  // templates, sorted by key
+  Millis interval{10000};  // evaluation step (the group's interval)
+  std::string origin;      // "file:line" of the rule, for messages
+
+  bool Selects(const Sample& sample) const;  // name and matchers
+};
+
+struct RuleSet {
+  std::vector<AlertRule> rules;
+  Millis max_window{0};  // the largest window of any rule: how much history to keep
+};
+
+// Parses "500ms", "10s", "1m", "1h30m", "2d". A unit is required; "0s" is allowed.
+Result<Millis> ParseDuration(const std::string& text);
+
+// Parses the YAML text of one rule file; `name` is used in messages ("name:line: ...").
+Result<std::vector<AlertRule>> ParseAlertRules(const std::string& yaml_text,
+                                               const std::string& name);
+
+// Loads every file; an entry may be a file, a directory (its *.yaml / *.yml files, sorted)
+// or a glob. Alert names must be unique within a group across all files.
+Result<std::shared_ptr<const RuleSet>> LoadAlertRules(const std::vector<std::string>& paths);
+
+// Builds a RuleSet from parsed rules (computes max_window, checks duplicates).
+Result<std::shared_ptr<const RuleSet>> MakeRuleSet(std::vector<AlertRule> rules);
+
+// Expands an annotation template: {{ $labels.NAME }}, {{ $value }}, {{ $severity }},
+// {{ $alert }}. Values print with printf "%.6g" ("233.333", "0.95", "50").
+std::string ExpandTemplate(const std::string& tmpl, const Labels& labels, double value,
+                           const std::string& severity, const std::string& alert);
+// Returns InvalidArgument naming the first unknown {{ ... }} expression.
+Status CheckTemplate(const std::string& tmpl);
+
+std::string FormatValue(double value);
+
+}  // namespace logship::alerter
