@@ -1,0 +1,469 @@
+#include "parser/grok/grok.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <unordered_set>
+
+namespace logship::grok {
+namespace {
+
+bool IsNameChar(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+bool IsValidName(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), IsNameChar);
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  return s;
+}
+
+// A capture recorded while expanding; `group_name` is the generated RE2 name.
+struct PendingCapture {
+  std::string group_name;
+  std::string field;
+  FieldType type;
+};
+
+// Expands one grok expression into an RE2 regex. Single use.
+class Expander {
+ public:
+  Expander(const PatternLibrary& lib, const CompileOptions& opt) : lib_(lib), opt_(opt) {}
+
+  // Expands `text`, the body of pattern `name` ("" for the top-level expression).
+  Status Expand(std::string_view text, const std::string& name, std::string* out) {
+    size_t i = 0;
+    bool in_class = false;
+    const size_t n = text.size();
+    auto where = [&]() {
+      return name.empty() ? std::string("grok expression") : "grok pattern " + Describe(name);
+    };
+    while (i < n) {
+      if (out->size() > opt_.max_expanded_bytes) {
+        return Status::InvalidArgument(where() + ": expanded regex exceeds " +
+                                       std::to_string(opt_.max_expanded_bytes) + " bytes");
+      }
+      char c = text[i];
+      if (c == '\\') {
+        if (i + 1 >= n) {
+          out->push_back(c);
+          ++i;
+          continue;
+        }
+        char e = text[i + 1];
+        if (e == 'h') {  // horizontal whitespace (Oniguruma); RE2 lacks \h
+          out->append(in_class ? " \\t" : "[ \\t]");
+        } else if (e == 'H' && !in_class) {
+          out->append("[^ \\t]");
+        } else if (e == 'Z' && !in_class) {  // end, or before a final newline
+          out->append("(?:\\n?\\z)");
+        } else {
+          out->push_back(c);
+          out->push_back(e);
+        }
+        i += 2;
+        continue;
+      }
+      if (in_class) {
+        if (c == '[' && i + 1 < n && text[i + 1] == ':') {  // [:alpha:]
+          size_t end = text.find(":]", i + 2);
+          if (end != std::string_view::npos) {
+            out->append(text.substr(i, end + 2 - i));
+            i = end + 2;
+            continue;
+          }
+        }
+        if (c == ']') in_class = false;
+        out->push_back(c);
+        ++i;
+        continue;
+      }
+      switch (c) {
+        case '[': {
+          in_class = true;
+          out->push_back(c);
+          ++i;
+          if (i < n && text[i] == '^') out->push_back(text[i++]);
+          if (i < n && text[i] == ']') out->push_back(text[i++]);  // literal ']' first
+          continue;
+        }
+        case '%': {
+          if (i + 1 < n && text[i + 1] == '{') {
+            size_t close = text.find('}', i + 2);
+            if (close == std::string_view::npos) {
+              return Status::InvalidArgument(where() + ": unterminated %{ at offset " +
+                                             std::to_string(i));
+            }
+            LOGSHIP_RETURN_IF_ERROR(Reference(text.substr(i + 2, close - i - 2), name, out));
+            i = close + 1;
+            continue;
+          }
+          out->push_back(c);
+          ++i;
+          continue;
+        }
+        case '(': {
+          std::string_view rest = text.substr(i);
+          if (rest.starts_with("(?<=") || rest.starts_with("(?<!") || rest.starts_with("(?=") ||
+              rest.starts_with("(?!")) {
+            return Status::InvalidArgument(where() + ": lookaround at offset " +
+                                           std::to_string(i) + " is not supported (RE2)");
+          }
+          if (rest.starts_with("(?<") || rest.starts_with("(?P<")) {
+            size_t start = rest[2] == 'P' ? 4 : 3;
+            size_t close = rest.find('>', start);
+            if (close == std::string_view::npos) {
+              return Status::InvalidArgument(where() + ": unterminated group name at offset " +
+                                             std::to_string(i));
+            }
+            std::string field = NormalizeFieldName(rest.substr(start, close - start));
+            if (field.empty()) {
+              return Status::InvalidArgument(where() + ": empty group name at offset " +
+                                             std::to_string(i));
+            }
+            out->append("(?P<");
+            out->append(NewGroup(std::move(field), FieldType::kString));
+            out->push_back('>');
+            i += close + 1;
+            continue;
+          }
+          if (rest.starts_with("(?>")) {  // atomic group: same language, RE2 never backtracks
+            out->append("(?:");
+            i += 3;
+            continue;
+          }
+          if (rest.starts_with("(?")) {  // (?: (?i) (?i: ...: RE2 reports what it lacks
+            out->append("(?");
+            i += 2;
+            continue;
+          }
+          out->append("(?:");  // unnamed groups never produce fields: keep them cheap
+          ++i;
+          continue;
+        }
+        case '*':
+        case '+':
+        case '?': {
+          out->push_back(c);
+          ++i;
+          if (i < n && text[i] == '+') ++i;  // possessive quantifier -> greedy
+          continue;
+        }
+        case '{': {
+          // A counted repetition {n}, {n,}, {n,m}: copy it and drop a possessive '+'.
+          size_t j = i + 1;
+          while (j < n && ((text[j] >= '0' && text[j] <= '9') || text[j] == ',')) ++j;
+          if (j > i + 1 && j < n && text[j] == '}') {
+            out->append(text.substr(i, j + 1 - i));
+            i = j + 1;
+            if (i < n && text[i] == '+') ++i;
+            continue;
+          }
+          out->push_back(c);
+          ++i;
+          continue;
+        }
+        default:
+          out->push_back(c);
+          ++i;
+      }
+    }
+    return Status::Ok();
+  }
+
+  std::vector<PendingCapture>& captures() { return captures_; }
+  // Every pattern referenced, innermost first (post-order), each once.
+  const std::vector<std::string>& referenced() const { return referenced_; }
+
+ private:
+  std::string Describe(const std::string& name) const {
+    const auto* def = lib_.Find(name);
+    if (def && !def->origin.empty()) return name + " (" + def->origin + ")";
+    return name;
+  }
+
+  std::string NewGroup(std::string field, FieldType type) {
+    std::string group = "g" + std::to_string(++next_group_);
+    captures_.push_back({group, std::move(field), type});
+    return group;
+  }
+
+  // `ref` is the text between "%{" and "}": NAME, NAME:field or NAME:field:type.
+  Status Reference(std::string_view ref, const std::string& parent, std::string* out) {
+    auto where = [&]() {
+      return parent.empty() ? std::string("grok expression") : "grok pattern " + Describe(parent);
+    };
+    std::string_view pname = ref, field, type;
+    if (size_t c1 = ref.find(':'); c1 != std::string_view::npos) {
+      pname = ref.substr(0, c1);
+      field = ref.substr(c1 + 1);
+      if (size_t c2 = field.rfind(':'); c2 != std::string_view::npos) {
+        type = field.substr(c2 + 1);
+        field = field.substr(0, c2);
+      }
+    }
+    if (!IsValidName(pname)) {
+      return Status::InvalidArgument(where() + ": malformed reference %{" + std::string(ref) + "}");
+    }
+    FieldType ftype = FieldType::kString;
+    if (type == "int" || type == "integer" || type == "long") {
+      ftype = FieldType::kInt;
+    } else if (type == "float" || type == "double") {
+      ftype = FieldType::kFloat;
+    } else if (!type.empty() && type != "string") {
+      return Status::InvalidArgument(where() + ": unknown type '" + std::string(type) + "' in %{" +
+                                     std::string(ref) + "} (expected int or float)");
+    }
+    const auto* def = lib_.Find(pname);
+    std::string name(pname);
+    if (def == nullptr) {
+      return Status::InvalidArgument(where() + ": undefined pattern " + name + " in %{" +
+                                     std::string(ref) + "}");
+    }
+    if (std::find(stack_.begin(), stack_.end(), name) != stack_.end()) {
+      std::string chain;
+      for (const auto& s : stack_) chain += s + " -> ";
+      return Status::InvalidArgument("grok pattern " + Describe(name) +
+                                     ": reference cycle: " + chain + name);
+    }
+    if (static_cast<int>(stack_.size()) >= opt_.max_depth) {
+      return Status::InvalidArgument("grok pattern " + Describe(name) + ": references nest deeper than " +
+                                     std::to_string(opt_.max_depth));
+    }
+    if (field.empty()) {
+      out->append("(?:");
+    } else {
+      std::string fname = NormalizeFieldName(field);
+      if (fname.empty()) {
+        return Status::InvalidArgument(where() + ": empty field name in %{" + std::string(ref) + "}");
+      }
+      out->append("(?P<");
+      out->append(NewGroup(std::move(fname), ftype));
+      out->push_back('>');
+    }
+    stack_.push_back(name);
+    Status st = Expand(def->regex, name, out);
+    stack_.pop_back();
+    LOGSHIP_RETURN_IF_ERROR(st);
+    out->push_back(')');
+    if (std::find(referenced_.begin(), referenced_.end(), name) == referenced_.end()) {
+      referenced_.push_back(name);
+    }
+    return Status::Ok();
+  }
+
+  const PatternLibrary& lib_;
+  const CompileOptions& opt_;
+  std::vector<std::string> stack_;
+  std::vector<PendingCapture> captures_;
+  std::vector<std::string> referenced_;
+  int next_group_ = 0;
+};
+
+std::string Re2Error(const re2::RE2& re, const std::string& expanded) {
+  std::string msg = re.error();
+  const std::string& arg = re.error_arg();
+  if (!arg.empty()) {
+    size_t pos = expanded.find(arg);
+    if (pos != std::string::npos) msg += " (at offset " + std::to_string(pos) + ")";
+  }
+  return msg;
+}
+
+}  // namespace
+
+// ---- PatternLibrary ------------------------------------------------------------------
+
+Status PatternLibrary::LoadDirectory(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::directory_iterator it(dir, ec);
+  if (ec) return Status::IOError("pattern directory " + dir + ": " + ec.message());
+  std::vector<fs::path> files;
+  for (; it != fs::directory_iterator(); it.increment(ec)) {
+    if (ec) return Status::IOError("pattern directory " + dir + ": " + ec.message());
+    const auto& p = it->path();
+    if (p.filename().string().starts_with(".")) continue;
+    if (!it->is_regular_file(ec)) continue;
+    files.push_back(p);
+  }
+  std::sort(files.begin(), files.end());
+  for (const auto& f : files) LOGSHIP_RETURN_IF_ERROR(LoadFile(f.string()));
+  return Status::Ok();
+}
+
+Status PatternLibrary::LoadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::IOError("pattern file " + path + ": cannot open");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) return Status::IOError("pattern file " + path + ": read error");
+  return AddText(ss.str(), path);
+}
+
+Status PatternLibrary::AddText(std::string_view text, const std::string& origin) {
+  size_t line_no = 0;
+  while (!text.empty()) {
+    size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+    ++line_no;
+    line = Trim(line);
+    if (line.empty() || line.front() == '#') continue;
+    size_t sp = line.find_first_of(" \t");
+    std::string where = origin + ":" + std::to_string(line_no);
+    if (sp == std::string_view::npos) {
+      return Status::InvalidArgument(where + ": pattern " + std::string(line) + " has no regex");
+    }
+    std::string_view name = line.substr(0, sp);
+    if (!IsValidName(name)) {
+      return Status::InvalidArgument(where + ": invalid pattern name '" + std::string(name) +
+                                     "' (expected [A-Za-z0-9_]+)");
+    }
+    Add(std::string(name), std::string(Trim(line.substr(sp))), where);
+  }
+  return Status::Ok();
+}
+
+void PatternLibrary::Add(std::string name, std::string regex, std::string origin) {
+  patterns_[std::move(name)] = Definition{std::move(regex), std::move(origin)};
+}
+
+const PatternLibrary::Definition* PatternLibrary::Find(std::string_view name) const {
+  auto it = patterns_.find(std::string(name));
+  return it == patterns_.end() ? nullptr : &it->second;
+}
+
+// ---- Grok ----------------------------------------------------------------------------
+
+re2::RE2::Options GrokRe2Options(int64_t max_mem) {
+  re2::RE2::Options o;
+  o.set_encoding(re2::RE2::Options::EncodingLatin1);
+  o.set_log_errors(false);
+  o.set_max_mem(max_mem);
+  return o;
+}
+
+std::string NormalizeFieldName(std::string_view name) {
+  if (name.empty() || name.front() != '[') return std::string(name);
+  std::string out;
+  while (!name.empty() && name.front() == '[') {
+    size_t close = name.find(']');
+    if (close == std::string_view::npos) break;
+    if (!out.empty()) out.push_back('.');
+    out.append(name.substr(1, close - 1));
+    name.remove_prefix(close + 1);
+  }
+  if (!name.empty()) {  // trailing text that is not [segment]: keep it verbatim
+    if (!out.empty()) out.push_back('.');
+    out.append(name);
+  }
+  return out;
+}
+
+Grok::~Grok() = default;
+
+Result<std::unique_ptr<const Grok>> Grok::Compile(std::string_view expression,
+                                                  const PatternLibrary& library,
+                                                  const CompileOptions& options) {
+  Expander ex(library, options);
+  std::string expanded;
+  LOGSHIP_RETURN_IF_ERROR(ex.Expand(expression, "", &expanded));
+
+  std::unique_ptr<Grok> g(new Grok());
+  g->expression_ = std::string(expression);
+  g->re_ = std::make_unique<re2::RE2>(expanded, GrokRe2Options(options.max_mem));
+  if (!g->re_->ok()) {
+    // Name the innermost pattern that fails on its own, so the user knows which to fix.
+    for (const auto& name : ex.referenced()) {
+      Expander sub(library, options);
+      std::string sub_expanded;
+      if (!sub.Expand(library.Find(name)->regex, name, &sub_expanded).ok()) continue;
+      re2::RE2 re(sub_expanded, GrokRe2Options(options.max_mem));
+      if (!re.ok()) {
+        const auto* def = library.Find(name);
+        return Status::InvalidArgument(
+            "grok pattern " + name + (def->origin.empty() ? "" : " (" + def->origin + ")") +
+            " does not compile: " + Re2Error(re, sub_expanded) + "; regex: " + sub_expanded);
+      }
+    }
+    return Status::InvalidArgument("grok expression '" + std::string(expression) +
+                                   "' does not compile: " + Re2Error(*g->re_, expanded));
+  }
+  g->expanded_ = std::move(expanded);
+
+  const auto& groups = g->re_->NamedCapturingGroups();
+  std::unordered_set<std::string> seen;
+  int max_group = 0;
+  for (auto& pc : ex.captures()) {
+    auto it = groups.find(pc.group_name);
+    if (it == groups.end()) continue;  // cannot happen: every generated group is in the regex
+    if (!seen.insert(pc.field).second) g->has_duplicate_fields_ = true;
+    g->captures_.push_back({std::move(pc.field), pc.type, it->second});
+    max_group = std::max(max_group, it->second);
+  }
+  std::sort(g->captures_.begin(), g->captures_.end(),
+            [](const Capture& a, const Capture& b) { return a.group < b.group; });
+  g->ngroups_ = g->captures_.empty() ? 0 : max_group + 1;
+  return std::unique_ptr<const Grok>(std::move(g));
+}
+
+namespace {
+
+FieldValue Convert(std::string_view s, FieldType type) {
+  if (type == FieldType::kString) return std::string(s);
+  std::string_view num = s;
+  if (!num.empty() && num.front() == '+') num.remove_prefix(1);
+  const char* end = num.data() + num.size();
+  if (type == FieldType::kInt) {
+    int64_t v = 0;
+    auto [p, ec] = std::from_chars(num.data(), end, v);
+    if (ec == std::errc() && p == end) return v;
+  }
+  double d = 0;
+  auto [p, ec] = std::from_chars(num.data(), end, d);
+  if (ec == std::errc() && p == end && std::isfinite(d)) {
+    if (type == FieldType::kFloat) return d;
+    if (d >= -9.2e18 && d <= 9.2e18) return static_cast<int64_t>(d);  // "12.7" -> 12
+  }
+  return std::string(s);  // does not convert: kept as text, never dropped
+}
+
+}  // namespace
+
+bool Grok::Matches(std::string_view line) const {
+  return re_->Match(line, 0, line.size(), re2::RE2::UNANCHORED, nullptr, 0);
+}
+
+bool Grok::Match(std::string_view line, std::vector<Field>* fields) const {
+  constexpr int kInline = 48;
+  re2::StringPiece inline_sub[kInline];
+  std::unique_ptr<re2::StringPiece[]> heap_sub;
+  re2::StringPiece* sub = inline_sub;
+  if (ngroups_ > kInline) {
+    heap_sub.reset(new re2::StringPiece[ngroups_]);
+    sub = heap_sub.get();
+  }
+  if (!re_->Match(line, 0, line.size(), re2::RE2::UNANCHORED, sub, ngroups_)) return false;
+  const size_t first = fields->size();
+  for (const auto& cap : captures_) {
+    const re2::StringPiece& sp = sub[cap.group];
+    if (sp.data() == nullptr || sp.empty()) continue;  // did not participate, or empty
+    if (has_duplicate_fields_) {
+      bool dup = false;
+      for (size_t k = first; k < fields->size() && !dup; ++k) dup = (*fields)[k].name == cap.field;
+      if (dup) continue;  // first non-empty capture of a name wins
+    }
+    fields->push_back(Field{cap.field, Convert(std::string_view(sp.data(), sp.size()), cap.type)});
+  }
+  return true;
+}
+
+}  // namespace logship::grok

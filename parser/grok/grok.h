@@ -1,0 +1,107 @@
+// Grok: Logstash-style named patterns compiled to one RE2 regex. The dialect and its
+// differences from Logstash are documented in docs/grok.md.
+//
+//   PatternLibrary lib;
+//   LOGSHIP_RETURN_IF_ERROR(lib.LoadDirectory("rules/patterns"));
+//   auto grok = Grok::Compile("%{IP:client} %{NUMBER:bytes:int}", lib);
+//   std::vector<Field> fields;
+//   if (grok.value()->Match(line, &fields)) ...
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <re2/re2.h>
+
+#include "logship/event.h"
+#include "logship/status.h"
+
+namespace logship::grok {
+
+// How a captured value is converted: %{NAME:field:int} / %{NAME:field:float}.
+enum class FieldType { kString, kInt, kFloat };
+
+// A named pattern library: "NAME regex" per line, '#' comments, blank lines ignored.
+// Later definitions of a name replace earlier ones (files load in name order).
+// Thread-compatible while loading; immutable (and so thread-safe) afterwards.
+class PatternLibrary {
+ public:
+  // Loads every regular file in `dir` (not recursive, sorted by name, dotfiles skipped).
+  Status LoadDirectory(const std::string& dir);
+  Status LoadFile(const std::string& path);
+  // Parses pattern-file text; `origin` (a file name) is used in error messages.
+  Status AddText(std::string_view text, const std::string& origin);
+  // Defines one pattern. REQUIRES: name matches [A-Za-z0-9_]+.
+  void Add(std::string name, std::string regex, std::string origin = "");
+
+  struct Definition {
+    std::string regex;
+    std::string origin;  // "file:line" or ""
+  };
+  // nullptr when `name` is not defined.
+  const Definition* Find(std::string_view name) const;
+  size_t size() const { return patterns_.size(); }
+
+ private:
+  std::unordered_map<std::string, Definition> patterns_;
+};
+
+struct CompileOptions {
+  int max_depth = 32;                      // nesting of %{...} references
+  size_t max_expanded_bytes = 1 << 20;     // size of the expanded regex
+  int64_t max_mem = 64 << 20;              // RE2 memory budget for the program and DFA
+};
+
+// One capture of a compiled grok: RE2 group `group` becomes field `field`.
+struct Capture {
+  std::string field;  // dotted: [http][response][status_code] -> http.response.status_code
+  FieldType type = FieldType::kString;
+  int group = 0;      // RE2 capture group index (1-based)
+};
+
+// A compiled grok expression. Immutable; Match is thread-safe.
+class Grok {
+ public:
+  // Expands %{...} references from `library` and compiles the result with RE2 (Latin-1,
+  // so any byte sequence, including invalid UTF-8 and NUL, can be matched). Fails with
+  // InvalidArgument naming the innermost pattern that does not compile and RE2's error.
+  static Result<std::unique_ptr<const Grok>> Compile(std::string_view expression,
+                                                     const PatternLibrary& library,
+                                                     const CompileOptions& options = {});
+  ~Grok();
+
+  // Unanchored search of `line`. On a match appends the non-empty captures to `fields`
+  // (converted per their type; a value that does not convert stays a string) and
+  // returns true. On no match leaves `fields` untouched and returns false.
+  bool Match(std::string_view line, std::vector<Field>* fields) const;
+  // Whether `line` matches, without extracting captures (DFA only: faster).
+  bool Matches(std::string_view line) const;
+
+  const std::string& expression() const { return expression_; }
+  const std::string& expanded() const { return expanded_; }  // the regex RE2 compiled
+  const std::vector<Capture>& captures() const { return captures_; }
+  const re2::RE2& regex() const { return *re_; }
+
+ private:
+  Grok() = default;
+  std::string expression_;
+  std::string expanded_;
+  std::unique_ptr<re2::RE2> re_;
+  std::vector<Capture> captures_;  // sorted by group
+  int ngroups_ = 0;                // number of RE2 groups to extract (max group + 1)
+  bool has_duplicate_fields_ = false;
+};
+
+// Converts a Logstash field reference to logship's dotted form:
+// "[http][response][status_code]" -> "http.response.status_code"; "clientip" unchanged.
+std::string NormalizeFieldName(std::string_view name);
+
+// RE2 options used for every grok regex: Latin-1 (each byte is one character, so invalid
+// UTF-8 and NUL bytes are matched like any other byte), no logging, `max_mem`.
+re2::RE2::Options GrokRe2Options(int64_t max_mem);
+
+}  // namespace logship::grok

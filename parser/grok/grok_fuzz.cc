@@ -1,0 +1,51 @@
+// libFuzzer target for the grok compiler and matcher. Built only by a clang fuzz build:
+//   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I include -I . \
+//     parser/grok/grok_fuzz.cc parser/grok/grok.cc core/base/status.cc -lre2 -o grok_fuzz
+//   ./grok_fuzz parser/grok/fuzz_corpus
+// Input: the first line is a grok expression, the rest is the log line to match. Every
+// input also runs through the shipped NGINX_ACCESS and COMBINEDAPACHELOG patterns.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "parser/grok/grok.h"
+
+namespace {
+
+const logship::grok::PatternLibrary& Library() {
+  static const logship::grok::PatternLibrary* lib = [] {
+    auto* l = new logship::grok::PatternLibrary();
+    std::string f = __FILE__;  // <src>/parser/grok/grok_fuzz.cc
+    (void)l->LoadDirectory(f.substr(0, f.rfind("/parser/grok/")) + "/rules/patterns");
+    l->Add("FUZZ_SELF", "a%{FUZZ_SELF}");  // a cycle, reachable from fuzzed expressions
+    return l;
+  }();
+  return *lib;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using logship::grok::Grok;
+  static const auto nginx = Grok::Compile("%{NGINX_ACCESS}", Library());
+  static const auto apache = Grok::Compile("%{COMBINEDAPACHELOG}", Library());
+  std::string_view in(reinterpret_cast<const char*>(data), size);
+  std::vector<logship::Field> fields;
+  if (nginx.ok()) (void)nginx.value()->Match(in, &fields);
+  if (apache.ok()) (void)apache.value()->Match(in, &fields);
+
+  size_t nl = in.find('\n');
+  std::string_view expr = in.substr(0, nl);
+  std::string_view line = nl == std::string_view::npos ? std::string_view() : in.substr(nl + 1);
+  logship::grok::CompileOptions opt;
+  opt.max_expanded_bytes = 64 << 10;
+  opt.max_mem = 8 << 20;
+  auto g = Grok::Compile(expr, Library(), opt);
+  if (g.ok()) {
+    fields.clear();
+    bool matched = g.value()->Match(line, &fields);
+    if (matched != g.value()->Matches(line)) __builtin_trap();  // both must agree
+  }
+  return 0;
+}
