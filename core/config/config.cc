@@ -36,10 +36,36 @@ const Schema<Config>& ConfigSchema() {
         .Integer("db", &RedisConfig::db, "Database number (SELECT).", 0, 15)
         .Duration("timeout", &RedisConfig::timeout, "Connect and command timeout.", Millis(10));
 
+    Schema<KafkaConfig> kafka;
+    kafka.String("brokers", &KafkaConfig::brokers, "Bootstrap servers, host:port[,host:port...].")
+        .String("client_id", &KafkaConfig::client_id, "client.id sent to the brokers.")
+        .String("compression", &KafkaConfig::compression, "Producer compression codec.",
+                {"none", "gzip", "lz4", "zstd"})
+        .Duration("timeout", &KafkaConfig::timeout,
+                  "Longest wait for a batch's delivery reports (message.timeout.ms); past it the batch is "
+                  "Retryable.",
+                  Millis(100))
+        .String("sasl_username", &KafkaConfig::sasl_username, "SASL user name (sasl.username).")
+        .SecretRef("sasl_password", &KafkaConfig::sasl_password, "SASL password (sasl.password).")
+        .Custom("properties", "map of string", "Extra librdkafka properties passed through (security.protocol, "
+                "ssl.*, sasl.mechanism, ...); properties logship sets itself are rejected.",
+                [](const YAML::Node& n, const config::Context& c, KafkaConfig& k) -> Status {
+                  if (!n || n.IsNull()) return Status::Ok();
+                  if (!n.IsMap()) return config::ErrorAt(n, c, "expected a map of librdkafka property: value");
+                  k.properties.clear();
+                  for (auto it = n.begin(); it != n.end(); ++it) {
+                    std::string key = it->first.Scalar(), value;
+                    LOGSHIP_RETURN_IF_ERROR(config::ReadString(it->second, c.Child(key), &value));
+                    k.properties[key] = value;
+                  }
+                  return Status::Ok();
+                });
+
     Schema<QueueConfig> queue;
     queue.String("type", &QueueConfig::type, "Queue between the tiers (`logship run` uses an in-process queue).",
-                 {"redis"})
+                 {"redis", "kafka"})
         .Section("redis", &QueueConfig::redis, redis, "Redis connection.")
+        .Section("kafka", &QueueConfig::kafka, kafka, "Kafka connection (docs/kafka.md).")
         .String("events_stream", &QueueConfig::events_stream, "Stream (topic) that carries log events.")
         .String("metrics_stream", &QueueConfig::metrics_stream, "Stream (topic) that carries metric samples.")
         .String("group", &QueueConfig::group, "Consumer group shared by all parsers.")
@@ -115,23 +141,6 @@ std::string Absolute(const std::string& base_dir, const std::string& p) {
   return (fs::path(base_dir) / p).lexically_normal().string();
 }
 
-Status ResolveSecret(Secret& s, const std::string& key) {
-  if (s.origin.empty()) return Status::Ok();
-  if (s.origin.rfind("env:", 0) == 0) {
-    const char* v = std::getenv(s.origin.c_str() + 4);
-    if (v == nullptr) return Status::InvalidArgument(key + ": environment variable " + s.origin.substr(4) + " is not set");
-    s.value = v;
-  } else if (s.origin.rfind("file:", 0) == 0) {
-    std::ifstream in(s.origin.substr(5), std::ios::binary);
-    if (!in) return Status::InvalidArgument(key + ": cannot read secret file " + s.origin.substr(5));
-    std::stringstream ss;
-    ss << in.rdbuf();
-    s.value = ss.str();
-    while (!s.value.empty() && (s.value.back() == '\n' || s.value.back() == '\r')) s.value.pop_back();
-  }
-  return Status::Ok();
-}
-
 // The build step: defaults that depend on other keys, paths, secrets.
 Status Build(Config& c, const std::string& base_dir) {
   if (c.host.empty()) {
@@ -157,6 +166,7 @@ Status Build(Config& c, const std::string& base_dir) {
     LOGSHIP_RETURN_IF_ERROR(ResolveSecret(n.token, key + ".token"));
   }
   LOGSHIP_RETURN_IF_ERROR(ResolveSecret(c.queue.redis.password, "queue.redis.password"));
+  LOGSHIP_RETURN_IF_ERROR(ResolveSecret(c.queue.kafka.sasl_password, "queue.kafka.sasl_password"));
   std::string pid = std::to_string(getpid());
   if (c.parser.consumer.empty()) c.parser.consumer = c.host + "-" + pid;
   if (c.alerter.consumer.empty()) c.alerter.consumer = c.host + "-" + pid;
@@ -182,6 +192,23 @@ Result<Config> LoadConfig(const std::string& path) {
   ss << in.rdbuf();
   std::string dir = fs::absolute(fs::path(path)).parent_path().string();
   return ParseConfig(ss.str(), path, dir);
+}
+
+Status ResolveSecret(Secret& s, const std::string& key) {
+  if (!s.value.empty() || s.origin.empty()) return Status::Ok();
+  if (s.origin.rfind("env:", 0) == 0) {
+    const char* v = std::getenv(s.origin.c_str() + 4);
+    if (v == nullptr) return Status::InvalidArgument(key + ": environment variable " + s.origin.substr(4) + " is not set");
+    s.value = v;
+  } else if (s.origin.rfind("file:", 0) == 0) {
+    std::ifstream in(s.origin.substr(5), std::ios::binary);
+    if (!in) return Status::InvalidArgument(key + ": cannot read secret file " + s.origin.substr(5));
+    std::stringstream ss;
+    ss << in.rdbuf();
+    s.value = ss.str();
+    while (!s.value.empty() && (s.value.back() == '\n' || s.value.back() == '\r')) s.value.pop_back();
+  }
+  return Status::Ok();
 }
 
 std::string ConfigReference() {

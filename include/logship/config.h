@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -44,9 +45,25 @@ struct RedisConfig {
   Millis timeout{5000};
 };
 
+// Kafka connection and producer/consumer settings (docs/kafka.md). Topics are
+// QueueConfig::events_stream and metrics_stream; the consumer group QueueConfig::group.
+struct KafkaConfig {
+  std::string brokers = "127.0.0.1:9092";  // bootstrap.servers
+  std::string client_id = "logship";
+  std::string compression = "lz4";  // none, gzip, lz4, zstd (compression.codec)
+  // Longest wait for a Publish's delivery reports (message.timeout.ms).
+  Millis timeout{30000};
+  std::string sasl_username;  // sasl.username, when set
+  Secret sasl_password;       // sasl.password
+  // Extra librdkafka properties passed through as they are (security.protocol, ssl.*,
+  // sasl.mechanism, ...). Properties logship sets itself are rejected.
+  std::map<std::string, std::string> properties;
+};
+
 struct QueueConfig {
-  std::string type = "redis";  // redis; `logship run` always uses the in-process queue
+  std::string type = "redis";  // redis or kafka; `logship run` always uses the in-process queue
   RedisConfig redis;
+  KafkaConfig kafka;
   std::string events_stream = "logship:events";
   std::string metrics_stream = "logship:metrics";
   std::string group = "logship-parsers";      // consumer group of the parsers
@@ -120,6 +137,9 @@ Result<Config> LoadConfig(const std::string& path);
 // The same for text already in memory; `name` is used in error messages.
 Result<Config> ParseConfig(const std::string& text, const std::string& name,
                            const std::string& base_dir = ".");
+// Reads a secret's value from its origin ({env: NAME} or {file: PATH}) unless it already
+// has one; the build step does this for every secret in the config.
+Status ResolveSecret(Secret& secret, const std::string& key);
 // Markdown reference of every key, generated from the declarations.
 std::string ConfigReference();
 
