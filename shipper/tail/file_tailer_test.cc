@@ -39,7 +39,9 @@ class FileTailerTest : public ::testing::Test {
       std::vector<Event> batch;
       size_t n = t.ReadBatch(7, 1 << 20, &batch);
       all.insert(all.end(), batch.begin(), batch.end());
-      if (commit) EXPECT_TRUE(t.Commit().ok());
+      if (commit) {
+        EXPECT_TRUE(t.Commit().ok());
+      }
       if (n == 0) break;
     }
     return all;

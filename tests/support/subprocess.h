@@ -1,0 +1,43 @@
+// Subprocess: runs a program (usually the logship binary) as a child for integration
+// tests, with its stdout and stderr going to a log file the test can print on failure.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "logship/status.h"
+
+namespace logship::testing {
+
+class Subprocess {
+ public:
+  Subprocess(std::vector<std::string> argv, std::string log_path);
+  ~Subprocess();  // SIGKILLs a child still running
+  Subprocess(const Subprocess&) = delete;
+  Subprocess& operator=(const Subprocess&) = delete;
+
+  Status Start();
+  void Signal(int sig);
+  // Waits for the child to exit; returns its exit status (128+signal when killed), or -1
+  // on timeout (the child keeps running).
+  int Wait(int timeout_ms);
+  void Kill() { Signal(9); Wait(10000); }
+  bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
+  std::string Log() const;  // what the child printed so far
+
+ private:
+  std::vector<std::string> argv_;
+  std::string log_path_;
+  pid_t pid_ = -1;
+};
+
+// The logship binary under test (LOGSHIP_BIN, set by CTest) and the source tree.
+std::string LogshipBinary();
+std::string SourceDir();
+// A fresh empty directory under $TMPDIR, removed by the caller (or left for debugging).
+std::string MakeTempDir(const std::string& prefix);
+
+}  // namespace logship::testing
