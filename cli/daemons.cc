@@ -1,5 +1,7 @@
 #include "cli/daemons.h"
 
+#include <prometheus/counter.h>
+#include <prometheus/registry.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -56,14 +58,25 @@ std::optional<Common> Setup(const std::string& path, const char* daemon) {
   return c;
 }
 
+// logship_config_reloads_total{result="ok"|"rejected"}
+prometheus::Counter& ReloadCounter(const char* result) {
+  static auto& family = prometheus::BuildCounter()
+                            .Name("logship_config_reloads_total")
+                            .Help("SIGHUP reloads by result (rejected: the file was invalid; the running config stays)")
+                            .Register(MetricsRegistry());
+  return family.Add({{"result", result}});
+}
+
 // Re-reads the config on SIGHUP; the caller applies what it can. Keeps the old config
 // when the new one is invalid.
 std::optional<Config> Reload(const std::string& path, const char* daemon) {
   auto config = LoadConfig(path);
   if (!config.ok()) {
+    ReloadCounter("rejected").Increment();
     spdlog::error("{}: reload rejected, keeping the running config: {}", daemon, config.status().message());
     return std::nullopt;
   }
+  ReloadCounter("ok").Increment();
   (void)InitLogging(config->log);
   spdlog::info("{}: reloaded {}", daemon, path);
   return std::move(*config);
