@@ -35,3 +35,22 @@ function(logship_add_tests dir)
     logship_add_test(${name} ${t})
   endforeach()
 endfunction()
+
+# Every *_fuzz.cc under <dir> is a libFuzzer target (LLVMFuzzerTestOneInput) with its
+# seed corpus in fuzz_corpus/ beside it. Always: <name>_replay runs the corpus as a CTest
+# test. With LOGSHIP_FUZZ (clang): <name> is the real fuzzer (`./<name> <corpus dir>`).
+function(logship_add_fuzz_targets dir)
+  file(GLOB_RECURSE fuzzers CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/${dir}/*_fuzz.cc)
+  foreach(f ${fuzzers})
+    get_filename_component(name ${f} NAME_WE)
+    get_filename_component(fdir ${f} DIRECTORY)
+    add_executable(${name}_replay ${f} ${CMAKE_SOURCE_DIR}/cmake/fuzz_replay_main.cc)
+    target_link_libraries(${name}_replay PRIVATE logship_cli)
+    add_test(NAME ${name}_corpus COMMAND ${name}_replay ${fdir}/fuzz_corpus)
+    if(LOGSHIP_FUZZ)
+      add_executable(${name} ${f})
+      target_link_options(${name} PRIVATE -fsanitize=fuzzer)
+      target_link_libraries(${name} PRIVATE logship_cli)
+    endif()
+  endforeach()
+endfunction()

@@ -89,6 +89,9 @@ std::string ParseSampleLine(std::string_view line, int64_t default_time_ms, Samp
       return "expected ',' or '}' after a label";
     }
     SortLabels(s->labels);
+    for (size_t k = 1; k < s->labels.size(); ++k) {
+      if (s->labels[k].first == s->labels[k - 1].first) return "label " + s->labels[k].first + " given twice";
+    }
   }
   skip_ws();
   size_t vs = i;

@@ -1,5 +1,5 @@
 // libFuzzer target for the grok compiler and matcher. Built only by a clang fuzz build:
-//   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I include -I . \
+//   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I include -I .
 //     parser/grok/grok_fuzz.cc parser/grok/grok.cc core/base/status.cc -lre2 -o grok_fuzz
 //   ./grok_fuzz parser/grok/fuzz_corpus
 // Input: the first line is a grok expression, the rest is the log line to match. Every
