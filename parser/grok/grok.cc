@@ -1,5 +1,7 @@
 #include "parser/grok/grok.h"
 
+#include "parser/grok/segmented.h"
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -412,6 +414,9 @@ Result<std::unique_ptr<const Grok>> Grok::Compile(std::string_view expression,
   std::sort(g->captures_.begin(), g->captures_.end(),
             [](const Capture& a, const Capture& b) { return a.group < b.group; });
   g->ngroups_ = g->captures_.empty() ? 0 : max_group + 1;
+  if (g->ngroups_ > 0) {
+    g->segmented_ = SegmentedMatcher::Plan(g->expanded_, *g->re_, GrokRe2Options(options.max_mem));
+  }
   return std::unique_ptr<const Grok>(std::move(g));
 }
 
@@ -442,16 +447,42 @@ bool Grok::Matches(std::string_view line) const {
   return re_->Match(line, 0, line.size(), re2::RE2::UNANCHORED, nullptr, 0);
 }
 
+namespace {
+constexpr int kInlineGroups = 48;
+}  // namespace
+
 bool Grok::Match(std::string_view line, std::vector<Field>* fields) const {
-  constexpr int kInline = 48;
-  re2::StringPiece inline_sub[kInline];
+  if (segmented_ == nullptr || ngroups_ > kInlineGroups) return MatchFullCapture(line, fields);
+  // The DFA finds the overall span (forward for the end, reverse for the start); the
+  // segmented plan then places the groups without running the NFA over the big program.
+  re2::StringPiece span;
+  if (!re_->Match(line, 0, line.size(), re2::RE2::UNANCHORED, &span, 1)) return false;
+  re2::StringPiece sub[kInlineGroups];
+  if (!segmented_->Extract(line, std::string_view(span.data(), span.size()), sub, ngroups_)) {
+    return MatchFullCapture(line, fields);  // cannot happen for a sound plan; stay exact
+  }
+  AppendFields(sub, fields);
+  return true;
+}
+
+bool Grok::MatchFullCapture(std::string_view line, std::vector<Field>* fields) const {
+  re2::StringPiece inline_sub[kInlineGroups];
   std::unique_ptr<re2::StringPiece[]> heap_sub;
   re2::StringPiece* sub = inline_sub;
-  if (ngroups_ > kInline) {
+  if (ngroups_ > kInlineGroups) {
     heap_sub.reset(new re2::StringPiece[ngroups_]);
     sub = heap_sub.get();
   }
   if (!re_->Match(line, 0, line.size(), re2::RE2::UNANCHORED, sub, ngroups_)) return false;
+  AppendFields(sub, fields);
+  return true;
+}
+
+std::string Grok::DescribeSegmentation() const {
+  return segmented_ ? segmented_->Describe() : std::string();
+}
+
+void Grok::AppendFields(const re2::StringPiece* sub, std::vector<Field>* fields) const {
   const size_t first = fields->size();
   for (const auto& cap : captures_) {
     const re2::StringPiece& sp = sub[cap.group];
@@ -463,7 +494,6 @@ bool Grok::Match(std::string_view line, std::vector<Field>* fields) const {
     }
     fields->push_back(Field{cap.field, Convert(std::string_view(sp.data(), sp.size()), cap.type)});
   }
-  return true;
 }
 
 }  // namespace logship::grok

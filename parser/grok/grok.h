@@ -64,6 +64,8 @@ struct Capture {
 };
 
 // A compiled grok expression. Immutable; Match is thread-safe.
+class SegmentedMatcher;
+
 class Grok {
  public:
   // Expands %{...} references from `library` and compiles the result with RE2 (Latin-1,
@@ -80,6 +82,13 @@ class Grok {
   bool Match(std::string_view line, std::vector<Field>* fields) const;
   // Whether `line` matches, without extracting captures (DFA only: faster).
   bool Matches(std::string_view line) const;
+  // Match() without the segmented fast path: one RE2 match extracting every group.
+  // Same contract and results as Match(); kept as the reference for tests and benchmarks.
+  bool MatchFullCapture(std::string_view line, std::vector<Field>* fields) const;
+  // Whether Match() uses segmented extraction (see segmented.h) for this expression.
+  bool segmented() const { return segmented_ != nullptr; }
+  // The segmented plan, one step a line ("" when not segmented): for tests and debugging.
+  std::string DescribeSegmentation() const;
 
   const std::string& expression() const { return expression_; }
   const std::string& expanded() const { return expanded_; }  // the regex RE2 compiled
@@ -88,12 +97,15 @@ class Grok {
 
  private:
   Grok() = default;
+  void AppendFields(const re2::StringPiece* sub, std::vector<Field>* fields) const;
+
   std::string expression_;
   std::string expanded_;
   std::unique_ptr<re2::RE2> re_;
   std::vector<Capture> captures_;  // sorted by group
   int ngroups_ = 0;                // number of RE2 groups to extract (max group + 1)
   bool has_duplicate_fields_ = false;
+  std::unique_ptr<const SegmentedMatcher> segmented_;  // null: always full capture
 };
 
 // Converts a Logstash field reference to logship's dotted form:

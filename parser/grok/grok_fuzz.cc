@@ -32,7 +32,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const auto apache = Grok::Compile("%{COMBINEDAPACHELOG}", Library());
   std::string_view in(reinterpret_cast<const char*>(data), size);
   std::vector<logship::Field> fields;
-  if (nginx.ok()) (void)nginx.value()->Match(in, &fields);
+  if (nginx.ok()) {
+    // Segmented extraction must agree exactly with the full-capture match.
+    std::vector<logship::Field> full;
+    bool a = nginx.value()->Match(in, &fields);
+    bool b = nginx.value()->MatchFullCapture(in, &full);
+    if (a != b || fields.size() != full.size()) __builtin_trap();
+    for (size_t i = 0; i < full.size(); ++i)
+      if (fields[i].name != full[i].name || !(fields[i].value == full[i].value)) __builtin_trap();
+    fields.clear();
+  }
   if (apache.ok()) (void)apache.value()->Match(in, &fields);
 
   size_t nl = in.find('\n');
