@@ -5,7 +5,9 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
+#include <thread>
 #include <iostream>
 
 #include "alerter/alerter.h"
@@ -221,8 +223,8 @@ int RunAll(const std::string& path, const RunOptions& options) {
       }
     }
     if (options.exit_when_idle.count() > 0) {
-      bool idle = shipper.CaughtUp() && parser_worker.Idle() && events.in_flight() == 0 && alerter_worker.Idle() &&
-                  samples.in_flight() == 0;
+      // Host metrics keep arriving while idle; idle means every sample so far was handled.
+      bool idle = shipper.CaughtUp() && parser_worker.Idle() && events.in_flight() == 0 && samples.in_flight() == 0;
       int64_t now = SystemClock().NowMs();
       if (!idle) {
         idle_since_ms = -1;
@@ -235,8 +237,20 @@ int RunAll(const std::string& path, const RunOptions& options) {
     }
   }
   // Drain in pipeline order: stop reading, let the parser finish and flush its counters,
-  // then let the alerter evaluate what arrived.
+  // then let the alerter evaluate what arrived. The shipper's batch in flight waits for
+  // the sink; if the sink is stuck (disk full) give up after a grace period by closing
+  // the queue: that batch's checkpoint did not advance, so it is read again next start.
+  std::atomic<bool> shipper_stopped{false};
+  std::thread grace([&] {
+    for (int i = 0; i < 100 && !shipper_stopped.load(); ++i) std::this_thread::sleep_for(Millis(100));
+    if (!shipper_stopped.load()) {
+      spdlog::warn("run: the store has not taken the last batch in 10 s; it will be read again on the next start");
+      events.Close();
+    }
+  });
   shipper.Stop();
+  shipper_stopped.store(true);
+  grace.join();
   parser_worker.Stop();
   events.Close();
   for (int i = 0; i < 20 && samples.queued() > 0; ++i) std::this_thread::sleep_for(Millis(50));
