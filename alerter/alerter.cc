@@ -39,12 +39,18 @@ Labels GroupOf(const AlertRule& rule, const Labels& labels) {
   return g;
 }
 
-// Where a severity's condition is checked; a baseline method plugs in here.
-bool ConditionHolds(const Condition& c, double value) {
+// Where a severity's condition is checked. A baseline condition is judged against the
+// band its estimator expected before this value (`band`, from BaselineEstimator::Expected()).
+bool ConditionHolds(const Condition& c, double value, const std::optional<BaselineBand>& band) {
   switch (c.method) {
     case Condition::Method::kStatic: return c.Holds(value);
+    case Condition::Method::kBaseline: return BaselineHolds(*c.baseline, band, value);
   }
   return false;
+}
+
+bool IsBaseline(const std::optional<Condition>& c) {
+  return c && c->method == Condition::Method::kBaseline;
 }
 
 struct GroupAcc {
@@ -269,13 +275,25 @@ void Alerter::EvaluateRule(size_t i, int64_t t) {
   for (const Labels& g : keys) {
     auto git = groups.find(g);
     std::optional<double> value = value_of(git == groups.end() ? nullptr : &git->second);
+    GroupBaselines* gb = nullptr;
+    if (IsBaseline(rule.warning) || IsBaseline(rule.critical)) {
+      gb = &rt.baselines[g];
+      if (IsBaseline(rule.warning) && !gb->warning) gb->warning = MakeBaselineEstimator(*rule.warning->baseline);
+      if (IsBaseline(rule.critical) && !gb->critical) gb->critical = MakeBaselineEstimator(*rule.critical->baseline);
+      gb->warning_band = gb->warning ? gb->warning->Expected(t) : std::nullopt;
+      gb->critical_band = gb->critical ? gb->critical->Expected(t) : std::nullopt;
+    }
     std::optional<Severity> level;
     if (value) {
-      if (rule.critical && ConditionHolds(*rule.critical, *value)) {
+      if (rule.critical && ConditionHolds(*rule.critical, *value, gb ? gb->critical_band : std::nullopt)) {
         level = Severity::kCritical;
-      } else if (rule.warning && ConditionHolds(*rule.warning, *value)) {
+      } else if (rule.warning && ConditionHolds(*rule.warning, *value, gb ? gb->warning_band : std::nullopt)) {
         level = Severity::kWarning;
       }
+      // The estimators learn every value, anomalous ones included (a lasting shift becomes
+      // the new normal after about one window).
+      if (gb && gb->warning) gb->warning->Add(t, *value);
+      if (gb && gb->critical) gb->critical->Add(t, *value);
     }
     auto sit = rt.states.find(g);
     if (sit == rt.states.end()) {
@@ -288,13 +306,20 @@ void Alerter::EvaluateRule(size_t i, int64_t t) {
     AlertState& st = sit->second;
     if (value) st.value = *value;
     AlertTransition tr = StepAlert(st, level, t, rule.for_duration);
-    if (tr != AlertTransition::kNone) SendPage(rule, st, tr, t);
+    if (tr != AlertTransition::kNone) {
+      std::optional<double> baseline;
+      if (gb) {
+        const auto& band = st.severity == Severity::kCritical ? gb->critical_band : gb->warning_band;
+        if (band) baseline = band->center;
+      }
+      SendPage(rule, st, tr, t, baseline);
+    }
     if (st.phase == AlertPhase::kInactive) rt.states.erase(sit);
   }
 }
 
 void Alerter::SendPage(const AlertRule& rule, const AlertState& state, AlertTransition tr,
-                       int64_t t) {
+                       int64_t t, std::optional<double> baseline) {
   Page page;
   page.dedup_key = state.dedup_key;
   page.action = tr == AlertTransition::kResolve ? PageAction::kResolve : PageAction::kTrigger;
@@ -323,7 +348,7 @@ void Alerter::SendPage(const AlertRule& rule, const AlertState& state, AlertTran
   }
   AlerterProbe::Page(AlertTransitionName(tr), SeverityName(state.severity));
 
-  PageRecord record{page, tr, true};
+  PageRecord record{page, tr, true, baseline};
   for (auto& n : notifiers_) {
     Status st = n->Notify(page);
     if (!st.ok()) {

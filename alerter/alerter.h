@@ -17,10 +17,12 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "alerter/baseline/baseline.h"
 #include "alerter/notify/notifier.h"
 #include "alerter/rules/alert_rules.h"
 #include "alerter/state/alert_state.h"
@@ -42,6 +44,9 @@ struct PageRecord {
   Page page;
   AlertTransition transition = AlertTransition::kNone;  // trigger/escalate/downgrade/resolve
   bool delivered = false;  // every notifier returned Ok
+  // The baseline (expected value) of the paged severity's condition, when it is a
+  // baseline condition that was past its warm-up at this evaluation.
+  std::optional<double> baseline;
 };
 
 struct AlerterStats {
@@ -99,9 +104,16 @@ class Alerter {
     std::map<int64_t, Point> points;  // by time_ms
     std::vector<int8_t> selected;     // per rule: -1 unknown, 0 no, 1 yes
   };
+  // Learned-baseline state of one group of a rule (only for baseline conditions).
+  // Kept for every group ever seen (not yet forgotten when a group goes away).
+  struct GroupBaselines {
+    std::unique_ptr<BaselineEstimator> warning, critical;
+    std::optional<BaselineBand> warning_band, critical_band;  // at the last evaluation
+  };
   struct RuleRuntime {
     int64_t last_step_ms = -1;  // the last evaluated step; -1 before the first
     std::map<Labels, AlertState> states;  // pending and firing alerts, by group labels
+    std::map<Labels, GroupBaselines> baselines;
   };
 
   Alerter(std::shared_ptr<const RuleSet> rules, std::vector<std::unique_ptr<Notifier>> notifiers,
@@ -110,7 +122,7 @@ class Alerter {
   int64_t NextStep(size_t rule_index) const;
   void EvaluateRule(size_t rule_index, int64_t t);
   void SendPage(const AlertRule& rule, const AlertState& state, AlertTransition transition,
-                int64_t t);
+                int64_t t, std::optional<double> baseline);
   void Prune();
 
   std::shared_ptr<const RuleSet> rules_;

@@ -367,5 +367,53 @@ TEST(AlerterTest, CreateLoadsShippedRulesAndBuildsNotifiers) {
   EXPECT_FALSE(Alerter::Create(config, dir).ok());
 }
 
+// A gauge at 0.30 +- noise for 3 hours, then 0.70 for 10 minutes, then back: the baseline
+// warning pages once (after its warm-up, never before) and carries the baseline value;
+// the static critical (0.95) never fires.
+TEST(AlerterTest, BaselineWarningPagesOnceOnAShift) {
+  auto rules = Rules(R"(groups:
+  - name: host
+    interval: 10s
+    rules:
+      - alert: CpuOffBaseline
+        metric: cpu
+        function: avg
+        window: 30s
+        warning: {baseline: {method: mad, window: 1h, k: 4, direction: above, min_history: 30m, min_value: 0.2}}
+        critical: {above: 0.95}
+        for: 1m
+)");
+  std::vector<Page> pages;
+  std::vector<std::unique_ptr<Notifier>> notifiers;
+  notifiers.push_back(std::make_unique<RecordingNotifier>(&pages));
+  AlerterOptions o;
+  o.lateness = milliseconds(0);
+  auto alerter = Alerter::Create(rules, std::move(notifiers), o);
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<double> noise(-0.02, 0.02);
+  const int shift_from = 3 * 360, shift_to = shift_from + 60;  // 10 s points
+  std::vector<Sample> batch;
+  for (int i = 0; i < shift_to + 120; ++i) {
+    double v = (i >= shift_from && i < shift_to ? 0.70 : 0.30) + noise(rng);
+    batch.push_back(Sample{"cpu", {{"host", "a"}}, kT0 + i * kBucket, v});
+    if (batch.size() == 100) {
+      alerter->Ingest(batch);
+      alerter->Evaluate();
+      batch.clear();
+    }
+  }
+  alerter->Ingest(batch);
+  alerter->Evaluate();
+  const auto& recs = alerter->pages_sent();
+  ASSERT_EQ(recs.size(), 2u);
+  EXPECT_EQ(recs[0].transition, AlertTransition::kTrigger);
+  EXPECT_EQ(recs[0].page.severity, Severity::kWarning);
+  EXPECT_GE(recs[0].page.time_ms, kT0 + shift_from * kBucket + 60'000);
+  EXPECT_LE(recs[0].page.time_ms, kT0 + shift_from * kBucket + 120'000);
+  ASSERT_TRUE(recs[0].baseline.has_value());
+  EXPECT_NEAR(*recs[0].baseline, 0.30, 0.05);
+  EXPECT_EQ(recs[1].transition, AlertTransition::kResolve);
+}
+
 }  // namespace
 }  // namespace logship::alerter

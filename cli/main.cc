@@ -3,6 +3,7 @@
 
 #include <iostream>
 
+#include "cli/backtest.h"
 #include "cli/daemons.h"
 #include "cli/search.h"
 #include "cli/signals.h"
@@ -23,6 +24,7 @@ int main(int argc, char** argv) {
   CLI::App* shipper = add_daemon("shipper", "Tail files and collect host metrics; forward them to the queue");
   CLI::App* parser = add_daemon("parser", "Parse events from the queue and index them");
   CLI::App* alerter = add_daemon("alerter", "Evaluate alert rules over metric samples and send pages");
+  logship::cli::AddBacktestCommand(*alerter);  // logship alerter backtest
   CLI::App* run = add_daemon("run", "The whole pipeline in one process (in-process queue, SQLite)");
   std::string idle_text;
   run->add_option("--exit-when-idle", idle_text,

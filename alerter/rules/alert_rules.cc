@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
+#include <limits>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -21,7 +23,11 @@ const std::set<std::string> kGroupKeys = {"name", "interval", "rules"};
 const std::set<std::string> kRuleKeys = {"alert",    "metric",   "match",  "function",
                                          "window",   "by",       "warning", "critical",
                                          "for",      "labels",   "annotations"};
-const std::set<std::string> kConditionKeys = {"above", "below"};
+const std::set<std::string> kConditionKeys = {"above", "below", "baseline"};
+const std::set<std::string> kBaselineKeys = {
+    "method",    "direction",  "window",     "alpha",         "k",         "season",
+    "bucket",    "min_history", "min_points", "min_value",    "min_rate",  "min_deviation",
+    "max_ratio", "min_ratio"};
 
 // Error helper: "<file>:<line>: <what>".
 class Reporter {
@@ -78,25 +84,119 @@ Result<Millis> GetDuration(const Reporter& r, const YAML::Node& node, const std:
   return d;
 }
 
+Result<double> GetNumber(const Reporter& r, const YAML::Node& v, const std::string& key) {
+  if (!v.IsScalar()) return r.Error(v, "\"" + key + "\" must be a number");
+  const std::string& text = v.Scalar();
+  char* end = nullptr;
+  double d = std::strtod(text.c_str(), &end);
+  if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(d)) {
+    return r.Error(v, "\"" + key + "\" must be a number, got \"" + text + "\"");
+  }
+  return d;
+}
+
+// `{baseline: {method: mad, window: 1h, k: 4, direction: both, min_history: 30m, ...}}`.
+Result<Condition> ParseBaseline(const Reporter& r, const YAML::Node& node, const std::string& key) {
+  LOGSHIP_RETURN_IF_ERROR(CheckKeys(r, node, kBaselineKeys, key));
+  auto spec = std::make_shared<BaselineSpec>();
+  static const std::map<std::string, BaselineMethod> kMethods = {
+      {"mean", BaselineMethod::kMean}, {"ewma", BaselineMethod::kEwma},
+      {"mad", BaselineMethod::kMad},   {"seasonal", BaselineMethod::kSeasonal}};
+  static const std::map<std::string, BaselineDirection> kDirections = {
+      {"above", BaselineDirection::kAbove}, {"below", BaselineDirection::kBelow},
+      {"both", BaselineDirection::kBoth}};
+  const YAML::Node& m = node["method"];
+  if (!m) return r.Error(node, "\"" + key + "\": missing required key \"method\" (mean, ewma, mad, seasonal)");
+  if (!m.IsScalar() || !kMethods.count(m.Scalar())) {
+    return r.Error(m, "\"" + key + ".method\" must be one of mean, ewma, mad, seasonal");
+  }
+  spec->method = kMethods.at(m.Scalar());
+  if (const YAML::Node& d = node["direction"]) {
+    if (!d.IsScalar() || !kDirections.count(d.Scalar())) {
+      return r.Error(d, "\"" + key + ".direction\" must be one of above, below, both");
+    }
+    spec->direction = kDirections.at(d.Scalar());
+  }
+  auto duration = [&](const char* name, std::chrono::milliseconds& out, bool positive) -> Status {
+    const YAML::Node& n = node[name];
+    if (!n) return Status::Ok();
+    auto d = GetDuration(r, n, key + "." + name);
+    if (!d.ok()) return d.status();
+    if (positive && d->count() <= 0) return r.Error(n, "\"" + key + "." + name + "\" must be positive");
+    out = *d;
+    return Status::Ok();
+  };
+  auto number = [&](const char* name, double& out, double lo, double hi, const char* range) -> Status {
+    const YAML::Node& n = node[name];
+    if (!n) return Status::Ok();
+    auto d = GetNumber(r, n, key + "." + name);
+    if (!d.ok()) return d.status();
+    if (*d < lo || *d > hi) {
+      return r.Error(n, "\"" + key + "." + name + "\" must be " + range + ", got " + n.Scalar());
+    }
+    out = *d;
+    return Status::Ok();
+  };
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  LOGSHIP_RETURN_IF_ERROR(duration("window", spec->window, true));
+  LOGSHIP_RETURN_IF_ERROR(duration("season", spec->season, true));
+  LOGSHIP_RETURN_IF_ERROR(duration("bucket", spec->bucket, true));
+  LOGSHIP_RETURN_IF_ERROR(duration("min_history", spec->min_history, false));
+  LOGSHIP_RETURN_IF_ERROR(number("alpha", spec->alpha, 1e-9, 1, "in (0, 1]"));
+  LOGSHIP_RETURN_IF_ERROR(number("k", spec->k, 0, kInf, ">= 0"));
+  LOGSHIP_RETURN_IF_ERROR(number("min_value", spec->min_value, 0, kInf, ">= 0"));
+  LOGSHIP_RETURN_IF_ERROR(number("min_rate", spec->min_value, 0, kInf, ">= 0"));
+  LOGSHIP_RETURN_IF_ERROR(number("min_deviation", spec->min_deviation, 0, kInf, ">= 0"));
+  LOGSHIP_RETURN_IF_ERROR(number("max_ratio", spec->max_ratio, 1, kInf, ">= 1"));
+  LOGSHIP_RETURN_IF_ERROR(number("min_ratio", spec->min_ratio, 0, 1, "in [0, 1]"));
+  double points = static_cast<double>(spec->min_points);
+  LOGSHIP_RETURN_IF_ERROR(number("min_points", points, 0, 1e9, "in [0, 1e9]"));
+  spec->min_points = static_cast<size_t>(points);
+  if (node["min_value"] && node["min_rate"]) {
+    return r.Error(node["min_rate"], "\"" + key + "\": use one of min_value and min_rate (aliases)");
+  }
+  if (node["alpha"] && spec->method != BaselineMethod::kEwma) {
+    return r.Error(node["alpha"], "\"" + key + ".alpha\" applies to method ewma only");
+  }
+  if ((node["season"] || node["bucket"]) && spec->method != BaselineMethod::kSeasonal) {
+    return r.Error(node["season"] ? node["season"] : node["bucket"],
+                   "\"" + key + ".season\" / \"bucket\" apply to method seasonal only");
+  }
+  if (spec->method == BaselineMethod::kSeasonal) {
+    int64_t bucket = spec->bucket.count() > 0 ? spec->bucket.count() : spec->season.count() / 48;
+    if (bucket <= 0 || (spec->season.count() + bucket - 1) / bucket > 168) {
+      return r.Error(node, "\"" + key + "\": season / bucket must be at most 168 buckets");
+    }
+  }
+  if (spec->k == 0 && spec->max_ratio == 0 && spec->min_ratio == 0) {
+    return r.Error(node, "\"" + key + "\": k is 0 and no max_ratio / min_ratio: nothing to test");
+  }
+  if (spec->max_ratio > 0 && spec->direction == BaselineDirection::kBelow) {
+    return r.Error(node["max_ratio"], "\"" + key + ".max_ratio\" needs direction above or both");
+  }
+  if (spec->min_ratio > 0 && spec->direction == BaselineDirection::kAbove) {
+    return r.Error(node["min_ratio"], "\"" + key + ".min_ratio\" needs direction below or both");
+  }
+  Condition c;
+  c.method = Condition::Method::kBaseline;
+  c.baseline = std::move(spec);
+  return c;
+}
+
 Result<Condition> ParseCondition(const Reporter& r, const YAML::Node& node,
                                  const std::string& key) {
   LOGSHIP_RETURN_IF_ERROR(CheckKeys(r, node, kConditionKeys, key));
   if (node.size() != 1) {
-    return r.Error(node, "\"" + key + "\" needs exactly one of above: N or below: N");
+    return r.Error(node, "\"" + key + "\" needs exactly one of above: N, below: N or baseline: {...}");
   }
   auto it = node.begin();
+  if (it->first.Scalar() == "baseline") return ParseBaseline(r, it->second, key + ".baseline");
   Condition c;
   c.direction = it->first.Scalar() == "above" ? Condition::Direction::kAbove
                                               : Condition::Direction::kBelow;
-  const YAML::Node& v = it->second;
-  if (!v.IsScalar()) return r.Error(v, "\"" + key + "." + it->first.Scalar() + "\" must be a number");
-  const std::string& text = v.Scalar();
-  char* end = nullptr;
-  c.threshold = std::strtod(text.c_str(), &end);
-  if (text.empty() || end != text.c_str() + text.size()) {
-    return r.Error(v, "\"" + key + "." + it->first.Scalar() + "\" must be a number, got \"" +
-                          text + "\"");
-  }
+  auto v = GetNumber(r, it->second, key + "." + it->first.Scalar());
+  if (!v.ok()) return v.status();
+  c.threshold = *v;
   return c;
 }
 
@@ -230,7 +330,8 @@ Result<AlertRule> ParseRule(const Reporter& r, const YAML::Node& node, const std
   if (!rule.warning && !rule.critical) {
     return r.Error(node, "rule " + rule.alert + ": needs \"warning\" and/or \"critical\"");
   }
-  if (rule.warning && rule.critical) {
+  if (rule.warning && rule.critical && rule.warning->method == Condition::Method::kStatic &&
+      rule.critical->method == Condition::Method::kStatic) {
     const Condition& w = *rule.warning;
     const Condition& c = *rule.critical;
     if (w.direction != c.direction) {

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "alerter/baseline/baseline.h"
 #include "logship/event.h"
 #include "logship/status.h"
 
@@ -50,15 +51,16 @@ inline bool IsCounterFunction(RuleFunction f) {
 enum class Severity { kWarning = 1, kCritical = 2 };
 const char* SeverityName(Severity s);  // "warning", "critical"
 
-// When a severity's condition holds. Only static thresholds today; a learned-baseline
-// method (value outside baseline +- k sigma) will be another Method, evaluated by the
-// same code path (see alerter/alerter.cc, ConditionHolds()).
+// When a severity's condition holds: a static threshold (`{above: N}` / `{below: N}`) or
+// a learned baseline (`{baseline: {...}}`: the value is off the series' own history; the
+// per-group estimator state lives in the Alerter, see alerter/alerter.cc, ConditionHolds()).
 struct Condition {
-  enum class Method { kStatic };
+  enum class Method { kStatic, kBaseline };
   enum class Direction { kAbove, kBelow };
   Method method = Method::kStatic;
-  Direction direction = Direction::kAbove;
-  double threshold = 0;
+  Direction direction = Direction::kAbove;  // static only
+  double threshold = 0;                     // static only
+  std::shared_ptr<const BaselineSpec> baseline;  // set for kBaseline
 
   // Static: value > threshold (above) or value < threshold (below).
   bool Holds(double value) const {

@@ -156,9 +156,13 @@ TEST(LoadAlertRulesTest, ShippedDefaultRulesLoad) {
   EXPECT_EQ(cpu.alert, "HostCpuHigh");
   EXPECT_EQ(cpu.function, RuleFunction::kAvg);
   EXPECT_EQ(cpu.window, milliseconds(30000));
-  EXPECT_EQ(cpu.for_duration, milliseconds(20000));
-  EXPECT_EQ(cpu.warning->threshold, 0.80);
+  EXPECT_EQ(cpu.for_duration, milliseconds(120000));
+  EXPECT_EQ(cpu.warning->method, Condition::Method::kBaseline);  // off this host's baseline
   EXPECT_EQ(cpu.critical->threshold, 0.95);
+  const AlertRule& rate = (*set)->rules[1];
+  EXPECT_EQ(rate.warning->baseline->direction, BaselineDirection::kBoth);
+  EXPECT_EQ(rate.critical->baseline->min_ratio, 0.1);  // collapse
+  EXPECT_EQ(rate.critical->baseline->max_ratio, 5);    // flood
   const AlertRule& errors = (*set)->rules[2];
   Sample s;
   s.name = "http_requests";
@@ -167,6 +171,75 @@ TEST(LoadAlertRulesTest, ShippedDefaultRulesLoad) {
   s.labels = {{"host", "a"}, {"status", "200"}};
   EXPECT_FALSE(errors.Selects(s));
   EXPECT_FALSE(LoadAlertRules({dir + "/missing.yaml"}).ok());
+}
+
+TEST(ParseAlertRulesTest, BaselineConditions) {
+  const std::string yaml = R"(groups:
+  - name: g
+    rules:
+      - alert: Cpu
+        metric: cpu
+        function: avg
+        window: 1m
+        warning: {baseline: {method: mad, window: 1h, k: 4, direction: both, min_history: 30m, min_value: 0.1}}
+        critical: {above: 0.95}
+      - alert: Rate
+        metric: req
+        function: rate
+        window: 1m
+        warning: {baseline: {method: seasonal, season: 7d, bucket: 1h, window: 1h, k: 4, min_rate: 1}}
+        critical: {baseline: {method: ewma, alpha: 0.2, k: 0, min_ratio: 0.1, max_ratio: 5}}
+)";
+  auto rules = ParseAlertRules(yaml, "b.yaml");
+  ASSERT_TRUE(rules.ok()) << rules.status().ToString();
+  const AlertRule& cpu = (*rules)[0];
+  ASSERT_EQ(cpu.warning->method, Condition::Method::kBaseline);
+  EXPECT_EQ(cpu.warning->baseline->method, BaselineMethod::kMad);
+  EXPECT_EQ(cpu.warning->baseline->window, milliseconds(3'600'000));
+  EXPECT_EQ(cpu.warning->baseline->k, 4);
+  EXPECT_EQ(cpu.warning->baseline->direction, BaselineDirection::kBoth);
+  EXPECT_EQ(cpu.warning->baseline->min_history, milliseconds(1'800'000));
+  EXPECT_EQ(cpu.warning->baseline->min_value, 0.1);
+  EXPECT_EQ(cpu.critical->method, Condition::Method::kStatic);
+  const AlertRule& rate = (*rules)[1];
+  EXPECT_EQ(rate.warning->baseline->method, BaselineMethod::kSeasonal);
+  EXPECT_EQ(rate.warning->baseline->season, milliseconds(7 * 86'400'000LL));
+  EXPECT_EQ(rate.warning->baseline->min_value, 1);
+  EXPECT_EQ(rate.critical->baseline->alpha, 0.2);
+  EXPECT_EQ(rate.critical->baseline->max_ratio, 5);
+}
+
+TEST(ParseAlertRulesTest, BaselineErrorsNameFileAndLine) {
+  const std::string head =
+      "groups:\n  - name: g\n    rules:\n      - alert: A\n        metric: m\n        function: avg\n"
+      "        window: 1m\n";
+  std::vector<std::pair<std::string, std::string>> cases = {
+      {"        warning: {baseline: {method: mad, windw: 1h}}\n",
+       "bad.yaml:8: unknown key \"windw\" in warning.baseline"},
+      {"        warning: {baseline: {method: median}}\n",
+       "bad.yaml:8: \"warning.baseline.method\" must be one of mean, ewma, mad, seasonal"},
+      {"        warning: {baseline: {k: 3}}\n", "bad.yaml:8: \"warning.baseline\": missing required key \"method\""},
+      {"        warning: {baseline: {method: mad, window: 1x}}\n",
+       "bad.yaml:8: \"warning.baseline.window\": bad duration"},
+      {"        warning: {baseline: {method: mad, k: -1}}\n", "bad.yaml:8: \"warning.baseline.k\" must be >= 0"},
+      {"        warning: {baseline: {method: mad, direction: up}}\n",
+       "bad.yaml:8: \"warning.baseline.direction\" must be one of above, below, both"},
+      {"        warning: {baseline: {method: mad, alpha: 0.5}}\n",
+       "bad.yaml:8: \"warning.baseline.alpha\" applies to method ewma only"},
+      {"        warning: {baseline: {method: seasonal, season: 7d, bucket: 30m}}\n",
+       "bad.yaml:8: \"warning.baseline\": season / bucket must be at most 168 buckets"},
+      {"        warning: {baseline: {method: mad, k: 0}}\n",
+       "bad.yaml:8: \"warning.baseline\": k is 0 and no max_ratio / min_ratio"},
+      {"        warning: {baseline: {method: mad, direction: above, min_ratio: 0.1}}\n",
+       "bad.yaml:8: \"warning.baseline.min_ratio\" needs direction below or both"},
+      {"        warning: {baseline: {method: mad}, above: 3}\n",
+       "bad.yaml:8: \"warning\" needs exactly one of above: N, below: N or baseline"},
+  };
+  for (const auto& [tail, want] : cases) {
+    auto rules = ParseAlertRules(head + tail, "bad.yaml");
+    ASSERT_FALSE(rules.ok()) << tail;
+    EXPECT_EQ(rules.status().message().rfind(want, 0), 0u) << rules.status().message();
+  }
 }
 
 }  // namespace

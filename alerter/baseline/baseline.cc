@@ -1,0 +1,320 @@
+#include "alerter/baseline/baseline.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <vector>
+
+namespace logship::alerter {
+namespace {
+
+// Warm-up bookkeeping shared by every estimator.
+class WarmUp {
+ public:
+  explicit WarmUp(const BaselineSpec& spec) : spec_(spec) {}
+  void Seen(int64_t t) {
+    if (first_ms_ < 0) first_ms_ = t;
+    ++points_;
+  }
+  bool Ready(int64_t t) const {
+    return first_ms_ >= 0 && points_ >= spec_.min_points &&
+           t - first_ms_ >= spec_.min_history.count();
+  }
+
+ private:
+  const BaselineSpec& spec_;
+  int64_t first_ms_ = -1;
+  uint64_t points_ = 0;
+};
+
+// Rolling mean and stddev over `window`, kept as 32 sub-window aggregates (Welford
+// n/mean/M2 each, merged with Chan's formula). The window slides one sub-window at a time.
+class RollingMean final : public BaselineEstimator {
+ public:
+  explicit RollingMean(const BaselineSpec& spec)
+      : spec_(spec), warm_(spec_), width_(std::max<int64_t>(1, spec.window.count() / kSlots)) {}
+
+  std::optional<BaselineBand> Expected(int64_t t) const override {
+    if (!warm_.Ready(t)) return std::nullopt;
+    const int64_t cur = t / width_;
+    double n = 0, mean = 0, m2 = 0;
+    for (const Slot& s : slots_) {
+      if (s.n == 0 || s.id <= cur - kSlots || s.id > cur) continue;
+      double nn = n + s.n;
+      double d = s.mean - mean;
+      mean += d * s.n / nn;
+      m2 += s.m2 + d * d * n * s.n / nn;
+      n = nn;
+    }
+    if (n < 2) return std::nullopt;
+    return BaselineBand{mean, std::sqrt(m2 / (n - 1))};
+  }
+
+  void Add(int64_t t, double v) override {
+    warm_.Seen(t);
+    const int64_t id = t / width_;
+    Slot& s = slots_[static_cast<size_t>(((id % kSlots) + kSlots) % kSlots)];
+    if (s.id != id) s = Slot{id, 0, 0, 0};
+    s.n += 1;
+    double d = v - s.mean;
+    s.mean += d / s.n;
+    s.m2 += d * (v - s.mean);
+  }
+
+  size_t MemoryBytes() const override { return sizeof(*this); }
+
+ private:
+  static constexpr int64_t kSlots = 32;
+  struct Slot {
+    int64_t id = -1;
+    double n = 0, mean = 0, m2 = 0;
+  };
+  BaselineSpec spec_;
+  WarmUp warm_;
+  int64_t width_;
+  std::array<Slot, kSlots> slots_{};
+};
+
+// EWMA with exponentially weighted variance (West 1979 incremental form).
+class Ewma final : public BaselineEstimator {
+ public:
+  explicit Ewma(const BaselineSpec& spec) : spec_(spec), warm_(spec_) {}
+
+  std::optional<BaselineBand> Expected(int64_t t) const override {
+    if (!warm_.Ready(t) || last_ms_ < 0) return std::nullopt;
+    return BaselineBand{mean_, std::sqrt(var_)};
+  }
+
+  void Add(int64_t t, double v) override {
+    warm_.Seen(t);
+    if (last_ms_ < 0) {
+      mean_ = v;
+      var_ = 0;
+    } else {
+      double a = spec_.alpha;
+      if (a <= 0) {
+        double tau = std::max<double>(1, static_cast<double>(spec_.window.count()));
+        a = 1 - std::exp(-static_cast<double>(std::max<int64_t>(t - last_ms_, 1)) / tau);
+      }
+      double d = v - mean_;
+      double incr = a * d;
+      mean_ += incr;
+      var_ = (1 - a) * (var_ + d * incr);
+    }
+    last_ms_ = t;
+  }
+
+  size_t MemoryBytes() const override { return sizeof(*this); }
+
+ private:
+  BaselineSpec spec_;
+  WarmUp warm_;
+  int64_t last_ms_ = -1;
+  double mean_ = 0, var_ = 0;
+};
+
+// Median +- 1.4826 * MAD over a window of at most kCap points. When points arrive faster
+// than window / kCap, only one point per window / kCap is kept (decimation keeps the
+// distribution, unlike averaging, which would narrow it).
+class RollingMad final : public BaselineEstimator {
+ public:
+  explicit RollingMad(const BaselineSpec& spec)
+      : spec_(spec), warm_(spec_), min_gap_(spec.window.count() / kCap) {
+    times_.reserve(kCap);
+    values_.reserve(kCap);
+  }
+
+  std::optional<BaselineBand> Expected(int64_t t) const override {
+    if (!warm_.Ready(t)) return std::nullopt;
+    std::vector<float> v;
+    v.reserve(size_);
+    for (size_t i = 0; i < size_; ++i) {
+      if (times_[i] > t - spec_.window.count()) v.push_back(values_[i]);
+    }
+    if (v.size() < 3) return std::nullopt;
+    const double med = Median(v);
+    for (float& x : v) x = static_cast<float>(std::fabs(x - med));
+    const double mad = Median(v);
+    return BaselineBand{med, 1.4826 * mad};
+  }
+
+  void Add(int64_t t, double v) override {
+    warm_.Seen(t);
+    if (last_kept_ms_ >= 0 && t - last_kept_ms_ < min_gap_) return;
+    last_kept_ms_ = t;
+    if (size_ < kCap) {
+      times_.push_back(t);
+      values_.push_back(static_cast<float>(v));
+      ++size_;
+    } else {
+      times_[head_] = t;
+      values_[head_] = static_cast<float>(v);
+      head_ = (head_ + 1) % kCap;
+    }
+  }
+
+  size_t MemoryBytes() const override {
+    return sizeof(*this) + kCap * (sizeof(int64_t) + sizeof(float));
+  }
+
+ private:
+  static constexpr size_t kCap = 128;
+  static double Median(std::vector<float>& v) {
+    const size_t mid = v.size() / 2;
+    std::nth_element(v.begin(), v.begin() + mid, v.end());
+    double hi = v[mid];
+    if (v.size() % 2) return hi;
+    double lo = *std::max_element(v.begin(), v.begin() + mid);
+    return (lo + hi) / 2;
+  }
+  BaselineSpec spec_;
+  WarmUp warm_;
+  int64_t min_gap_;
+  int64_t last_kept_ms_ = -1;
+  size_t size_ = 0, head_ = 0;
+  std::vector<int64_t> times_;
+  std::vector<float> values_;
+};
+
+// Seasonal profile: per phase bucket of the season (e.g. each 30 min of the day), an
+// exponentially weighted mean of the values seen in that bucket in past seasons and of
+// their absolute residuals. The expectation is the bucket's mean shifted by the recent
+// level (an EWMA, time constant `window`, of value - profile), so a slow trend or a
+// quieter week does not page; the spread is the bucket's mean absolute residual.
+class Seasonal final : public BaselineEstimator {
+ public:
+  explicit Seasonal(const BaselineSpec& spec) : spec_(spec), warm_(spec_) {
+    int64_t season = std::max<int64_t>(1, spec.season.count());
+    int64_t bucket = spec.bucket.count() > 0 ? spec.bucket.count() : season / 48;
+    bucket_ms_ = std::max<int64_t>(1, bucket);
+    nbuckets_ = static_cast<size_t>(std::clamp<int64_t>((season + bucket_ms_ - 1) / bucket_ms_, 1, kMaxBuckets));
+    season_ms_ = season;
+    buckets_.assign(nbuckets_, Bucket{});
+  }
+
+  std::optional<BaselineBand> Expected(int64_t t) const override {
+    if (!warm_.Ready(t) || first_ms_ < 0 || t - first_ms_ < season_ms_) return std::nullopt;
+    const Bucket& b = buckets_[Index(t)];
+    // Two passes at least: one season has no residual history for the bucket.
+    if (b.n < 2) return std::nullopt;
+    return BaselineBand{b.mean + level_, Spread(b)};
+  }
+
+  void Add(int64_t t, double v) override {
+    warm_.Seen(t);
+    if (first_ms_ < 0) first_ms_ = t;
+    const size_t idx = Index(t);
+    Bucket& b = buckets_[idx];
+    // b.n counts passes through the bucket (seasons seen), not points.
+    const bool new_pass = idx != last_index_ || last_ms_ < 0 || t - last_ms_ >= bucket_ms_;
+    last_index_ = idx;
+    double x = v;  // what the profile learns
+    if (b.n > 0) {
+      const double expected = b.mean + level_;
+      double r = v - expected;
+      // Winsorize: an outlier moves the profile and the level by at most 3 spreads, so a
+      // spike today is not "normal" at the same time tomorrow.
+      if (b.n >= 2) {
+        const double cap = 3 * Spread(b);
+        if (cap > 0) r = std::clamp(r, -cap, cap);
+      }
+      const double a_dev = b.n < 4 ? 1.0 / (b.n + 1) : kBeta;
+      b.dev = static_cast<float>(b.n >= 2 ? (1 - a_dev) * b.dev + a_dev * std::fabs(r) : std::fabs(r));
+      global_dev_ = global_dev_ == 0 ? std::fabs(r) : 0.98 * global_dev_ + 0.02 * std::fabs(r);
+      // Recent level: EWMA (time constant `window`) of the residual against the profile.
+      const double tau = std::max<double>(1, static_cast<double>(spec_.window.count()));
+      const double dt = last_ms_ < 0 ? 1 : static_cast<double>(std::max<int64_t>(t - last_ms_, 1));
+      const double a = 1 - std::exp(-dt / tau);
+      level_ += a * ((expected + r - b.mean) - level_);
+      x = expected + r - level_;  // the (clipped) value net of the current level
+    }
+    if (b.n == 0) {
+      b.mean = static_cast<float>(x);
+    } else {
+      const double a = b.n < 4 ? 1.0 / (b.n + 1) : kBeta;
+      b.mean = static_cast<float>((1 - a) * b.mean + a * x);
+    }
+    if (new_pass && b.n < 0xffff) ++b.n;
+    last_ms_ = t;
+  }
+
+  size_t MemoryBytes() const override { return sizeof(*this) + nbuckets_ * sizeof(Bucket); }
+
+ private:
+  static constexpr int64_t kMaxBuckets = 168;  // a week of hours; 10 bytes each
+  static constexpr double kBeta = 0.25;  // weight of the newest season in a bucket
+  struct __attribute__((packed)) Bucket {
+    float mean = 0;
+    float dev = 0;    // EW mean absolute residual
+    uint16_t n = 0;   // passes through the bucket (seasons seen), saturating
+  };
+  // Mean absolute residual -> sigma (x 1.2533 for a normal), the bucket's own history
+  // blended with all buckets' (a bucket has few passes; the blend keeps early spreads sane).
+  double Spread(const Bucket& b) const {
+    const double w = std::min<double>(b.n - 1, 4) / 8;  // at most half the bucket's own
+    return 1.2533 * (w * b.dev + (1 - w) * global_dev_);
+  }
+  size_t Index(int64_t t) const {
+    int64_t phase = ((t % season_ms_) + season_ms_) % season_ms_;
+    return static_cast<size_t>(std::min<int64_t>(phase / bucket_ms_, static_cast<int64_t>(nbuckets_) - 1));
+  }
+  BaselineSpec spec_;
+  WarmUp warm_;
+  int64_t season_ms_ = 0, bucket_ms_ = 0;
+  size_t nbuckets_ = 0;
+  int64_t first_ms_ = -1, last_ms_ = -1;
+  size_t last_index_ = 0;
+  double level_ = 0, global_dev_ = 0;
+  std::vector<Bucket> buckets_;
+};
+
+}  // namespace
+
+const char* BaselineMethodName(BaselineMethod m) {
+  switch (m) {
+    case BaselineMethod::kMean: return "mean";
+    case BaselineMethod::kEwma: return "ewma";
+    case BaselineMethod::kMad: return "mad";
+    case BaselineMethod::kSeasonal: return "seasonal";
+  }
+  return "?";
+}
+
+const char* BaselineDirectionName(BaselineDirection d) {
+  switch (d) {
+    case BaselineDirection::kAbove: return "above";
+    case BaselineDirection::kBelow: return "below";
+    case BaselineDirection::kBoth: return "both";
+  }
+  return "?";
+}
+
+std::unique_ptr<BaselineEstimator> MakeBaselineEstimator(const BaselineSpec& spec) {
+  switch (spec.method) {
+    case BaselineMethod::kMean: return std::make_unique<RollingMean>(spec);
+    case BaselineMethod::kEwma: return std::make_unique<Ewma>(spec);
+    case BaselineMethod::kMad: return std::make_unique<RollingMad>(spec);
+    case BaselineMethod::kSeasonal: return std::make_unique<Seasonal>(spec);
+  }
+  return nullptr;
+}
+
+bool BaselineHolds(const BaselineSpec& spec, const std::optional<BaselineBand>& band, double value) {
+  if (!band || !std::isfinite(value)) return false;
+  const double c = band->center;
+  if (std::max(std::fabs(value), std::fabs(c)) < spec.min_value) return false;
+  const bool up = spec.direction != BaselineDirection::kBelow;
+  const bool down = spec.direction != BaselineDirection::kAbove;
+  const double d = value - c;
+  if (spec.k > 0) {
+    const double limit = std::max(spec.k * band->spread, spec.min_deviation);
+    // A zero spread (a flat line) with no min_deviation: any change is off-baseline.
+    if (up && d > limit) return true;
+    if (down && -d > limit) return true;
+  }
+  if (up && spec.max_ratio > 0 && value > spec.max_ratio * c && d > spec.min_deviation) return true;
+  if (down && spec.min_ratio > 0 && value < spec.min_ratio * c && -d > spec.min_deviation) return true;
+  return false;
+}
+
+}  // namespace logship::alerter

@@ -1,0 +1,186 @@
+#include "alerter/baseline/baseline.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+#include <random>
+
+namespace logship::alerter {
+namespace {
+
+using std::chrono::milliseconds;
+constexpr int64_t kMin = 60'000;
+constexpr int64_t kHour = 60 * kMin;
+constexpr int64_t kDay = 24 * kHour;
+
+BaselineSpec Spec(BaselineMethod m, double k = 4) {
+  BaselineSpec s;
+  s.method = m;
+  s.k = k;
+  s.window = milliseconds(kHour);
+  s.min_points = 20;
+  return s;
+}
+
+// Feeds value(i) at one point per `step` for n points; returns the indexes that were
+// judged off-baseline (each judged before it is added, as the alerter does).
+std::vector<int> Feed(const BaselineSpec& spec, int n, int64_t step,
+                     const std::function<double(int)>& value) {
+  auto est = MakeBaselineEstimator(spec);
+  std::vector<int> hits;
+  for (int i = 0; i < n; ++i) {
+    int64_t t = i * step;
+    double v = value(i);
+    if (BaselineHolds(spec, est->Expected(t), v)) hits.push_back(i);
+    est->Add(t, v);
+    EXPECT_LE(est->MemoryBytes(), 2048u) << BaselineMethodName(spec.method);
+  }
+  return hits;
+}
+
+double Noise(int i) {  // deterministic noise in [-1, 1]
+  static std::vector<double> n = [] {
+    std::mt19937 rng(42);
+    std::uniform_real_distribution<double> u(-1, 1);
+    std::vector<double> v(100000);
+    for (auto& x : v) x = u(rng);
+    return v;
+  }();
+  return n[static_cast<size_t>(i) % n.size()];
+}
+
+class AllMethods : public testing::TestWithParam<BaselineMethod> {};
+
+TEST_P(AllMethods, QuietOnNoiseAlertsOnStepUp) {
+  BaselineSpec spec = Spec(GetParam());
+  if (GetParam() == BaselineMethod::kSeasonal) spec.season = milliseconds(kHour);
+  // 10 + noise for 3 hours (1 point a minute), then a step to 20.
+  auto hits = Feed(spec, 240, kMin, [](int i) { return (i < 180 ? 10 : 20) + Noise(i); });
+  ASSERT_FALSE(hits.empty());
+  EXPECT_EQ(hits.front(), 180);
+}
+
+TEST_P(AllMethods, SpikeIsCaughtAndNoiseIsNot) {
+  BaselineSpec spec = Spec(GetParam());
+  if (GetParam() == BaselineMethod::kSeasonal) spec.season = milliseconds(kHour);
+  auto hits = Feed(spec, 200, kMin, [](int i) { return 10 + Noise(i) + (i == 150 ? 30 : 0); });
+  ASSERT_EQ(hits.size(), 1u) << BaselineMethodName(GetParam());
+  EXPECT_EQ(hits[0], 150);
+}
+
+TEST_P(AllMethods, WarmUpGivesNoVerdict) {
+  BaselineSpec spec = Spec(GetParam());
+  spec.min_history = milliseconds(2 * kHour);
+  auto est = MakeBaselineEstimator(spec);
+  for (int i = 0; i < 100; ++i) est->Add(i * kMin, 10);
+  EXPECT_FALSE(est->Expected(100 * kMin).has_value());  // < 2h of history
+  EXPECT_FALSE(BaselineHolds(spec, est->Expected(100 * kMin), 1e9));
+}
+
+INSTANTIATE_TEST_SUITE_P(Baseline, AllMethods,
+                         testing::Values(BaselineMethod::kMean, BaselineMethod::kEwma,
+                                         BaselineMethod::kMad, BaselineMethod::kSeasonal),
+                         [](const auto& info) { return std::string(BaselineMethodName(info.param)); });
+
+TEST(Baseline, SlowDriftIsFollowed) {
+  // +5% per hour of drift over 10 hours: each window sees a nearly level series.
+  for (auto m : {BaselineMethod::kMean, BaselineMethod::kEwma, BaselineMethod::kMad}) {
+    auto hits = Feed(Spec(m), 600, kMin, [](int i) { return 100 * std::pow(1.05, i / 60.0) + 2 * Noise(i); });
+    EXPECT_TRUE(hits.empty()) << BaselineMethodName(m) << " paged " << hits.size() << " times";
+  }
+}
+
+TEST(Baseline, DirectionBelowIgnoresRise) {
+  BaselineSpec spec = Spec(BaselineMethod::kMad);
+  spec.direction = BaselineDirection::kBelow;
+  auto up = Feed(spec, 240, kMin, [](int i) { return (i < 180 ? 10 : 20) + Noise(i); });
+  EXPECT_TRUE(up.empty());
+  auto down = Feed(spec, 240, kMin, [](int i) { return (i < 180 ? 10 : 2) + Noise(i); });
+  ASSERT_FALSE(down.empty());
+  EXPECT_EQ(down.front(), 180);
+}
+
+TEST(Baseline, DailySeasonalityOnlySeasonalStaysQuiet) {
+  // A request rate with a strong daily cycle (100..900/s), 5-minute points, 6 days; on day 5
+  // at 03:00 (night, normally ~100/s) the rate jumps to the daytime level for 30 minutes.
+  auto rate = [](int i) {
+    double phase = static_cast<double>(i % 288) / 288.0;
+    double v = 500 - 400 * std::cos(2 * M_PI * phase) + 10 * Noise(i);
+    int anomaly = 5 * 288 + 36;  // day 5, 03:00
+    if (i >= anomaly && i < anomaly + 6) v += 600;
+    return v;
+  };
+  BaselineSpec seasonal = Spec(BaselineMethod::kSeasonal, 5);
+  seasonal.season = milliseconds(kDay);
+  seasonal.bucket = milliseconds(30 * kMin);
+  auto hits = Feed(seasonal, 6 * 288, 5 * kMin, rate);
+  ASSERT_FALSE(hits.empty());
+  EXPECT_EQ(hits.front(), 5 * 288 + 36);
+  for (int h : hits) EXPECT_LT(h, 5 * 288 + 36 + 6) << "false alarm at point " << h;
+
+  // The non-seasonal mean over 1 hour cannot tell the cycle from the anomaly as well:
+  // with a flat window it still pages at the start of the rise. (Documented, not a goal.)
+  BaselineSpec ratio = Spec(BaselineMethod::kSeasonal, 0);
+  ratio.season = milliseconds(kDay);
+  ratio.max_ratio = 3;
+  auto ratio_hits = Feed(ratio, 6 * 288, 5 * kMin, rate);
+  ASSERT_FALSE(ratio_hits.empty());
+  EXPECT_EQ(ratio_hits.front(), 5 * 288 + 36);
+}
+
+TEST(Baseline, MinValueSuppressesLowVolume) {
+  BaselineSpec spec = Spec(BaselineMethod::kMad);
+  spec.min_value = 5;
+  // 0/1 events a minute, then 4: a big relative jump but below min_value.
+  auto hits = Feed(spec, 100, kMin, [](int i) { return i < 90 ? (i % 2) : 4.0; });
+  EXPECT_TRUE(hits.empty());
+  // A collapse from a busy baseline is not suppressed (the baseline is above min_value).
+  auto collapse = Feed(spec, 100, kMin, [](int i) { return i < 90 ? 50 + Noise(i) : 0.0; });
+  ASSERT_FALSE(collapse.empty());
+  EXPECT_EQ(collapse.front(), 90);
+}
+
+TEST(Baseline, RatioTests) {
+  BaselineSpec spec;
+  spec.k = 0;
+  spec.min_ratio = 0.1;
+  spec.max_ratio = 5;
+  EXPECT_TRUE(BaselineHolds(spec, BaselineBand{100, 1}, 9));
+  EXPECT_FALSE(BaselineHolds(spec, BaselineBand{100, 1}, 11));
+  EXPECT_TRUE(BaselineHolds(spec, BaselineBand{100, 1}, 501));
+  EXPECT_FALSE(BaselineHolds(spec, BaselineBand{100, 1}, 499));
+  EXPECT_FALSE(BaselineHolds(spec, std::nullopt, 1e9));
+}
+
+TEST(Baseline, MinDeviationOnFlatLine) {
+  BaselineSpec spec = Spec(BaselineMethod::kMad);
+  spec.min_deviation = 0.05;
+  auto est = MakeBaselineEstimator(spec);
+  for (int i = 0; i < 60; ++i) est->Add(i * kMin, 0.134);
+  auto band = est->Expected(60 * kMin);
+  ASSERT_TRUE(band);
+  EXPECT_FLOAT_EQ(band->spread, 0);
+  EXPECT_FALSE(BaselineHolds(spec, band, 0.15));
+  EXPECT_TRUE(BaselineHolds(spec, band, 0.2));
+}
+
+TEST(Baseline, MadIgnoresOutliersInItsWindow) {
+  BaselineSpec spec = Spec(BaselineMethod::kMad);
+  auto est = MakeBaselineEstimator(spec);
+  for (int i = 0; i < 60; ++i) est->Add(i * kMin, i % 10 == 0 ? 1000 : 10 + 0.1 * (i % 3));
+  auto band = est->Expected(60 * kMin);
+  ASSERT_TRUE(band);
+  EXPECT_NEAR(band->center, 10.1, 0.11);
+  EXPECT_LT(band->spread, 0.2);
+}
+
+TEST(Baseline, MadWindowIsDecimatedNotUnbounded) {
+  BaselineSpec spec = Spec(BaselineMethod::kMad);
+  auto est = MakeBaselineEstimator(spec);
+  for (int i = 0; i < 100000; ++i) est->Add(i * 1000, 10);  // 1 point/s for a day
+  EXPECT_LE(est->MemoryBytes(), 2048u);
+}
+
+}  // namespace
+}  // namespace logship::alerter
