@@ -133,7 +133,7 @@ KafkaTopicProducer::KafkaTopicProducer(KafkaConfig kafka, std::string topic)
     : kafka_(std::move(kafka)),
       topic_(std::move(topic)),
       context_(Endpoint(kafka_) + ": produce " + topic_),
-      probe_(KafkaProbe::ForTopic(topic_)) {}
+      probe_(QueueProbe::For("kafka", topic_)) {}
 
 KafkaTopicProducer::~KafkaTopicProducer() {
   if (!rk_) return;
@@ -331,7 +331,7 @@ KafkaTopicReader::KafkaTopicReader(KafkaConfig kafka, std::string topic, std::st
       group_(std::move(group)),
       consumer_(std::move(consumer)),
       context_(Endpoint(kafka_) + ": consume " + topic_ + " (group " + group_ + ")"),
-      probe_(KafkaProbe::ForTopic(topic_)) {}
+      probe_(QueueProbe::For("kafka", topic_)) {}
 
 KafkaTopicReader::~KafkaTopicReader() {
   if (!rk_) return;
@@ -585,74 +585,47 @@ KafkaSampleConsumer::KafkaSampleConsumer(KafkaConfig kafka, std::string topic, s
 
 Result<std::vector<Delivery<Sample>>> KafkaSampleConsumer::Poll(size_t max,
                                                                 std::chrono::milliseconds wait) {
-  auto take = [&] {
-    std::vector<Delivery<Sample>> out;
-    size_t n = std::min(max, ready_.size());
-    out.reserve(n);
-    for (size_t i = 0; i < n; ++i) {
-      out.push_back(std::move(ready_.front()));
-      ready_.pop_front();
-    }
-    return out;
-  };
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!ready_.empty() || max == 0) return take();
-  }
+  if (entries_.HasReady() || max == 0) return entries_.Take(max);
   // Messages carry several samples each; reading `max` messages is enough for `max` samples.
   auto messages = reader_.Read(max, wait);
   if (!messages.ok()) return messages.status();
   std::vector<KafkaPosition> bad;
-  std::vector<Delivery<Sample>> out;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (const KafkaMessage& m : *messages) {
-      std::string queue_id = KafkaQueueId(m->partition, m->offset);
-      wire::FieldList fields;
-      rd_kafka_headers_t* headers = nullptr;
-      if (rd_kafka_message_headers(m.get(), &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        if (auto v = KafkaHeader(headers, "v")) fields.emplace_back("v", std::string(*v));
-      }
-      fields.emplace_back("samples", std::string(Payload(*m)));
-      auto samples = wire::DecodeSamples(fields);
-      if (samples.ok() && samples->empty()) {
-        bad.push_back({m->partition, m->offset});  // nothing to deliver
-        continue;
-      }
-      if (!samples.ok()) {
-        undecodable_.fetch_add(1);
-        reader_.probe().undecodable->Increment();
-        reader_.probe().dropped->Increment();
-        spdlog::warn("kafka topic {}: message {} does not decode ({}); acknowledged and skipped",
-                     reader_.topic(), queue_id, samples.status().message());
-        bad.push_back({m->partition, m->offset});
-        continue;
-      }
-      outstanding_[queue_id] = samples->size();
-      for (Sample& s : *samples) ready_.push_back({queue_id, std::move(s)});
+  for (const KafkaMessage& m : *messages) {
+    std::string queue_id = KafkaQueueId(m->partition, m->offset);
+    wire::FieldList fields;
+    rd_kafka_headers_t* headers = nullptr;
+    if (rd_kafka_message_headers(m.get(), &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      if (auto v = KafkaHeader(headers, "v")) fields.emplace_back("v", std::string(*v));
     }
-    out = take();
+    fields.emplace_back("samples", std::string(Payload(*m)));
+    auto samples = wire::DecodeSamples(fields);
+    if (samples.ok() && samples->empty()) {
+      bad.push_back({m->partition, m->offset});  // nothing to deliver
+      continue;
+    }
+    if (!samples.ok()) {
+      undecodable_.fetch_add(1);
+      reader_.probe().undecodable->Increment();
+      reader_.probe().dropped->Increment();
+      spdlog::warn("kafka topic {}: message {} does not decode ({}); acknowledged and skipped", reader_.topic(),
+                   queue_id, samples.status().message());
+      bad.push_back({m->partition, m->offset});
+      continue;
+    }
+    entries_.Add(queue_id, std::move(*samples));
   }
   if (!bad.empty()) {
     // A failed commit is not an error of this Poll: the messages come back after a restart.
     Status st = reader_.Ack(bad);
     if (!st.ok()) spdlog::warn("{}", st.message());
   }
-  return out;
+  return entries_.Take(max);
 }
 
 Status KafkaSampleConsumer::Ack(std::span<const Delivery<Sample>> deliveries) {
   std::vector<KafkaPosition> complete;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& d : deliveries) {
-      auto it = outstanding_.find(d.queue_id);
-      if (it == outstanding_.end()) continue;
-      if (--it->second == 0) {
-        if (auto p = ParseKafkaQueueId(it->first)) complete.push_back(*p);
-        outstanding_.erase(it);
-      }
-    }
+  for (const std::string& id : entries_.Acknowledge(deliveries)) {
+    if (auto p = ParseKafkaQueueId(id)) complete.push_back(*p);
   }
   // The reader keeps the acknowledgement when the commit fails; a later Ack commits it.
   return reader_.Ack(complete);

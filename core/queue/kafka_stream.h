@@ -35,7 +35,8 @@
 #include <vector>
 
 #include "core/kafka/kafka_client.h"
-#include "core/kafka/kafka_probe.h"
+#include "core/queue/queue_probe.h"
+#include "core/queue/sample_entries.h"
 #include "core/wire/wire.h"
 #include "logship/config.h"
 #include "logship/queue.h"
@@ -67,7 +68,7 @@ class KafkaTopicProducer {
   Status Produce(std::span<const KafkaOutMessage> messages);
 
   const std::string& topic() const { return topic_; }
-  const KafkaProbe& probe() const { return probe_; }
+  const QueueProbe& probe() const { return probe_; }
 
  private:
   Status EnsureClient();
@@ -77,7 +78,7 @@ class KafkaTopicProducer {
   const KafkaConfig kafka_;
   const std::string topic_;
   const std::string context_;  // "kafka <brokers>: produce <topic>"
-  const KafkaProbe probe_;
+  const QueueProbe probe_;
   KafkaHandle rk_;
   bool rebuild_ = false;       // a fatal error was raised: the next Produce starts afresh
   uint64_t batch_ = 0;         // the batch whose reports are awaited; stamped on messages
@@ -137,7 +138,7 @@ class KafkaTopicReader {
   Status Ack(std::span<const KafkaPosition> positions);
 
   const std::string& topic() const { return topic_; }
-  const KafkaProbe& probe() const { return probe_; }
+  const QueueProbe& probe() const { return probe_; }
 
  private:
   struct PartitionState {
@@ -160,7 +161,7 @@ class KafkaTopicReader {
   const std::string group_;
   const std::string consumer_;
   const std::string context_;  // "kafka <brokers>: consume <topic> (group <group>)"
-  const KafkaProbe probe_;
+  const QueueProbe probe_;
   KafkaHandle rk_;  // created by the first Read; guarded by "Read: one thread at a time"
   std::mutex mu_;
   std::map<int32_t, PartitionState> partitions_;  // assigned partitions; guarded by mu_
@@ -201,9 +202,7 @@ class KafkaSampleConsumer final : public SampleConsumer {
  private:
   KafkaTopicReader reader_;
   std::atomic<uint64_t> undecodable_{0};
-  std::mutex mu_;
-  std::deque<Delivery<Sample>> ready_;                   // decoded, not yet returned
-  std::unordered_map<std::string, size_t> outstanding_;  // queue id -> samples not acked
+  SampleEntries entries_;  // decoded samples, handed out one by one
 };
 
 // Decodes one consumed message as an event (see KafkaEventConsumer).

@@ -149,7 +149,7 @@ TEST_F(KafkaStreamTest, RoundTripTenThousandEventsWithEveryField) {
   auto producer = Producer();
   constexpr int kEvents = 10000, kBatch = 2000;
   std::vector<Event> sent = MakeEvents(0, kEvents);
-  const KafkaProbe probe = KafkaProbe::ForTopic(kTopic);
+  const QueueProbe probe = QueueProbe::For("kafka", kTopic);
   const double sent_before = probe.sent_events->Value();
   auto start = std::chrono::steady_clock::now();
   std::clock_t cpu_start = std::clock();

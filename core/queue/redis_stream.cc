@@ -40,7 +40,7 @@ size_t FieldBytes(const wire::FieldList& fields) {
 }
 
 // Counts the outcome of a producer call.
-Status Count(const RedisStreamProbe& probe, Status st, size_t events, size_t bytes) {
+Status Count(const QueueProbe& probe, Status st, size_t events, size_t bytes) {
   if (st.ok()) {
     probe.sent_events->Increment(static_cast<double>(events));
     probe.sent_bytes->Increment(static_cast<double>(bytes));
@@ -122,7 +122,7 @@ Status ValidateConsumer(const std::string& group, const std::string& consumer) {
 RedisEventProducer::RedisEventProducer(RedisConfig redis, std::string stream)
     : client_(std::move(redis)),
       stream_(std::move(stream)),
-      probe_(RedisStreamProbe::ForStream(stream_)) {}
+      probe_(QueueProbe::For("redis", stream_)) {}
 
 Status RedisEventProducer::Publish(std::span<const Event> events) {
   if (events.empty()) return Status::Ok();
@@ -153,7 +153,7 @@ Status RedisEventProducer::Publish(std::span<const Event> events) {
 RedisSampleProducer::RedisSampleProducer(RedisConfig redis, std::string stream)
     : client_(std::move(redis)),
       stream_(std::move(stream)),
-      probe_(RedisStreamProbe::ForStream(stream_)) {}
+      probe_(QueueProbe::For("redis", stream_)) {}
 
 Status RedisSampleProducer::Publish(std::span<const Sample> samples) {
   if (samples.empty()) return Status::Ok();
@@ -176,7 +176,7 @@ RedisStreamReader::RedisStreamReader(RedisConfig redis, std::string stream, std:
     : stream_(std::move(stream)),
       group_(std::move(group)),
       consumer_(std::move(consumer)),
-      probe_(RedisStreamProbe::ForStream(stream_)),
+      probe_(QueueProbe::For("redis", stream_)),
       read_client_(redis),
       ack_client_(redis) {}
 
@@ -346,74 +346,47 @@ RedisSampleConsumer::RedisSampleConsumer(RedisConfig redis, std::string stream,
 
 Result<std::vector<Delivery<Sample>>> RedisSampleConsumer::Poll(size_t max,
                                                                 std::chrono::milliseconds wait) {
-  auto take = [&] {
-    std::vector<Delivery<Sample>> out;
-    size_t n = std::min(max, ready_.size());
-    out.reserve(n);
-    for (size_t i = 0; i < n; ++i) {
-      out.push_back(std::move(ready_.front()));
-      ready_.pop_front();
-    }
-    return out;
-  };
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!ready_.empty() || max == 0) return take();
-  }
+  if (entries_.HasReady() || max == 0) return entries_.Take(max);
   // Entries carry several samples each; reading `max` entries is enough for `max` samples.
   auto entries = reader_.Read(max, wait);
   if (!entries.ok()) return entries.status();
   std::vector<std::string> bad;
-  std::vector<Delivery<Sample>> out;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (StreamEntry& entry : *entries) {
-      if (entry.deleted) {
-        reader_.probe().dropped->Increment();
-        bad.push_back(std::move(entry.id));
-        continue;
-      }
-      auto samples = wire::DecodeSamples(entry.fields);
-      if (samples.ok() && samples->empty()) {
-        bad.push_back(std::move(entry.id));  // nothing to deliver
-        continue;
-      }
-      if (!samples.ok()) {
-        undecodable_.fetch_add(1);
-        reader_.probe().undecodable->Increment();
-        reader_.probe().dropped->Increment();
-        spdlog::warn("redis stream {}: entry {} does not decode ({}); acknowledged and skipped",
-                     reader_.stream(), entry.id,
-                     samples.status().message());
-        bad.push_back(std::move(entry.id));
-        continue;
-      }
-      outstanding_[entry.id] = samples->size();
-      for (Sample& s : *samples) ready_.push_back({entry.id, std::move(s)});
+  for (StreamEntry& entry : *entries) {
+    if (entry.deleted) {
+      reader_.probe().dropped->Increment();
+      bad.push_back(std::move(entry.id));
+      continue;
     }
-    out = take();
+    auto samples = wire::DecodeSamples(entry.fields);
+    if (samples.ok() && samples->empty()) {
+      bad.push_back(std::move(entry.id));  // nothing to deliver
+      continue;
+    }
+    if (!samples.ok()) {
+      undecodable_.fetch_add(1);
+      reader_.probe().undecodable->Increment();
+      reader_.probe().dropped->Increment();
+      spdlog::warn("redis stream {}: entry {} does not decode ({}); acknowledged and skipped", reader_.stream(),
+                   entry.id, samples.status().message());
+      bad.push_back(std::move(entry.id));
+      continue;
+    }
+    entries_.Add(entry.id, std::move(*samples));
   }
   if (!bad.empty()) {
     // A failed XACK is not an error of this Poll: the entries come back after a restart.
     Status st = reader_.Ack(bad);
     if (!st.ok()) spdlog::warn("{}", st.message());
   }
-  return out;
+  return entries_.Take(max);
 }
 
 Status RedisSampleConsumer::Ack(std::span<const Delivery<Sample>> deliveries) {
-  std::vector<std::string> ids;
+  std::vector<std::string> ids = entries_.Acknowledge(deliveries);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& d : deliveries) {
-      auto it = outstanding_.find(d.queue_id);
-      if (it == outstanding_.end()) continue;
-      if (--it->second == 0) {
-        ack_backlog_.push_back(it->first);
-        outstanding_.erase(it);
-      }
-    }
-    ids.swap(ack_backlog_);
+    ids.insert(ids.end(), ack_backlog_.begin(), ack_backlog_.end());
+    ack_backlog_.clear();
   }
   Status st = reader_.Ack(ids);
   if (!st.ok()) {
@@ -423,7 +396,6 @@ Status RedisSampleConsumer::Ack(std::span<const Delivery<Sample>> deliveries) {
   }
   return st;
 }
-
 // ---- factories ----
 
 Result<std::unique_ptr<EventProducer>> MakeRedisEventProducer(const QueueConfig& queue) {

@@ -22,7 +22,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "core/queue/redis_stream_probe.h"
+#include "core/queue/queue_probe.h"
+#include "core/queue/sample_entries.h"
 #include "core/redis/redis_client.h"
 #include "core/wire/wire.h"
 #include "logship/config.h"
@@ -43,7 +44,7 @@ class RedisEventProducer final : public EventProducer {
  private:
   RedisClient client_;
   const std::string stream_;
-  const RedisStreamProbe probe_;
+  const QueueProbe probe_;
 };
 
 // Publishes all samples of one Publish call as one entry (wire::EncodeSamples).
@@ -56,7 +57,7 @@ class RedisSampleProducer final : public SampleProducer {
  private:
   RedisClient client_;
   const std::string stream_;
-  const RedisStreamProbe probe_;
+  const QueueProbe probe_;
 };
 
 // One stream entry as read by RedisStreamReader.
@@ -84,7 +85,7 @@ class RedisStreamReader {
   Status Ack(std::span<const std::string> ids);
 
   const std::string& stream() const { return stream_; }
-  const RedisStreamProbe& probe() const { return probe_; }
+  const QueueProbe& probe() const { return probe_; }
 
  private:
   Status CreateGroup();
@@ -94,7 +95,7 @@ class RedisStreamReader {
   const std::string stream_;
   const std::string group_;
   const std::string consumer_;
-  const RedisStreamProbe probe_;
+  const QueueProbe probe_;
   RedisClient read_client_;  // guarded by the caller's "one thread at a time"
   bool group_ready_ = false;
   bool reading_pending_ = true;
@@ -137,10 +138,9 @@ class RedisSampleConsumer final : public SampleConsumer {
  private:
   RedisStreamReader reader_;
   std::atomic<uint64_t> undecodable_{0};
+  SampleEntries entries_;                 // decoded samples, handed out one by one
   std::mutex mu_;
-  std::deque<Delivery<Sample>> ready_;                    // decoded, not yet returned
-  std::unordered_map<std::string, size_t> outstanding_;   // entry id -> samples not acked
-  std::vector<std::string> ack_backlog_;                  // complete entries whose XACK failed
+  std::vector<std::string> ack_backlog_;  // GUARDED_BY(mu_): complete entries whose XACK failed
 };
 
 // Factories: validate the config (host, port, stream, group and consumer names) and build;

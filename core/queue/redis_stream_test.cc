@@ -126,7 +126,7 @@ TEST_F(RedisStreamTest, RoundTripTenThousandEventsWithEveryField) {
   constexpr int kEvents = 10000, kBatch = 2000;
   std::vector<Event> sent = MakeEvents(0, kEvents);
   ASSERT_TRUE(producer->Publish(std::span(sent).subspan(0, 1)).ok());  // connect first
-  const RedisStreamProbe probe = RedisStreamProbe::ForStream(kStream);
+  const QueueProbe probe = QueueProbe::For("redis", kStream);
   const double sent_before = probe.sent_events->Value();
   auto start = std::chrono::steady_clock::now();
   std::clock_t cpu_start = std::clock();
