@@ -2,6 +2,8 @@
 
 #include <curl/curl.h>
 
+#include "core/util/strings.h"
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -11,19 +13,6 @@
 namespace logship {
 namespace {
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
 
 // Retry-After: delta-seconds or an HTTP-date. Returns 0 when absent or unparsable.
 std::chrono::milliseconds ParseRetryAfter(std::string_view value, int64_t now_unix_ms) {

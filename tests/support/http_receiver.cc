@@ -1,5 +1,7 @@
 #include "tests/support/http_receiver.h"
 
+#include "core/util/strings.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -15,19 +17,6 @@
 namespace logship::testing {
 namespace {
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
-std::string Trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return std::string(s);
-}
 
 const char* Reason(int status) {
   switch (status) {
@@ -212,7 +201,7 @@ void HttpReceiver::ServeConnection(int fd) {
         std::string_view line = rest.substr(0, e);
         size_t colon = line.find(':');
         if (colon != std::string_view::npos) {
-          req.headers.emplace_back(Trim(line.substr(0, colon)), Trim(line.substr(colon + 1)));
+          req.headers.emplace_back(std::string(Trim(line.substr(0, colon))), std::string(Trim(line.substr(colon + 1))));
         }
         if (e == std::string_view::npos) break;
         rest.remove_prefix(e + 2);

@@ -36,27 +36,14 @@ Status KafkaBroker::Start() {
   }
   std::vector<std::string> args = {options_.binary, "--brokers", std::to_string(options_.brokers)};
   for (const std::string& t : options_.topics) args.insert(args.end(), {"--topic", t});
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-
-  pid_t parent = ::getpid();
-  pid_t pid = ::fork();
-  if (pid < 0) return Status::IOError("fork failed");
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(127);
-    ::dup2(in[0], 0);
-    ::dup2(out[1], 1);
-    sigset_t empty;
-    sigemptyset(&empty);
-    sigprocmask(SIG_SETMASK, &empty, nullptr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
+  auto pid = SpawnChild(args, in[0], out[1]);
+  if (!pid.ok()) {
+    for (int fd : {in[0], in[1], out[0], out[1]}) ::close(fd);
+    return pid.status();
   }
   ::close(in[0]);
   ::close(out[1]);
-  pid_ = pid;
+  pid_ = *pid;
   stdin_fd_ = in[1];
   stdout_fd_ = out[0];
   buffered_.clear();

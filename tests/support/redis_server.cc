@@ -1,5 +1,7 @@
 #include "tests/support/redis_server.h"
 
+#include "tests/support/subprocess.h"
+
 #include <hiredis/hiredis.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -121,21 +123,9 @@ Status RedisServer::Launch() {
     args.insert(args.end(), {"--user", options_.acl_user, "on", ">" + options_.acl_password,
                              "~*", "&*", "+@all"});
   }
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-
-  pid_t parent = ::getpid();
-  pid_t pid = ::fork();
-  if (pid < 0) return Status::IOError("fork failed");
-  if (pid == 0) {
-    // Child: die with the test process, so a crashed test leaves no server behind.
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(127);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  pid_ = pid;
+  auto pid = SpawnChild(args);
+  if (!pid.ok()) return pid.status();
+  pid_ = *pid;
   return Status::Ok();
 }
 

@@ -2,7 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -14,7 +14,6 @@
 #include <fstream>
 #include <sstream>
 
-extern char** environ;
 
 namespace logship::testing {
 
@@ -25,29 +24,38 @@ Subprocess::~Subprocess() {
   if (pid_ > 0) Kill();
 }
 
-Status Subprocess::Start() {
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  // The test runner may block signals; the child must start with a clean mask.
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t empty;
-  sigemptyset(&empty);
-  posix_spawnattr_setsigmask(&attr, &empty);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
-  std::vector<char*> args;
-  for (auto& a : argv_) args.push_back(a.data());
-  args.push_back(nullptr);
-  int rc = posix_spawn(&pid_, args[0], &fa, &attr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0) {
-    pid_ = -1;
-    return Status::IOError("spawn " + argv_[0] + ": " + std::strerror(rc));
+Result<pid_t> SpawnChild(const std::vector<std::string>& args, int stdin_fd, int stdout_fd, int stderr_fd) {
+  std::vector<std::string> copy = args;
+  std::vector<char*> argv;
+  for (std::string& a : copy) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t parent = ::getpid();
+  pid_t pid = ::fork();
+  if (pid < 0) return Status::IOError(std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);
+    if (stdin_fd >= 0) ::dup2(stdin_fd, 0);
+    if (stdout_fd >= 0) ::dup2(stdout_fd, 1);
+    if (stderr_fd >= 0) ::dup2(stderr_fd, 2);
+    sigset_t empty;  // the test runner may block signals; the child starts clean
+    sigemptyset(&empty);
+    sigprocmask(SIG_SETMASK, &empty, nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
   }
+  return pid;
+}
+
+Status Subprocess::Start() {
+  int log = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (log < 0) return Status::IOError("open " + log_path_ + ": " + std::strerror(errno));
+  int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  auto pid = SpawnChild(argv_, null, log, log);
+  ::close(log);
+  if (null >= 0) ::close(null);
+  if (!pid.ok()) return pid.status();
+  pid_ = *pid;
   return Status::Ok();
 }
 

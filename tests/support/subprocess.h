@@ -34,6 +34,12 @@ class Subprocess {
   pid_t pid_ = -1;
 };
 
+// Forks and execs argv[0] (a path) with stdin, stdout and stderr taken from the given
+// descriptors (-1: inherit), an empty signal mask, and SIGKILL when the test process
+// dies, so a crashed test leaves no server behind. Returns the child's pid.
+Result<pid_t> SpawnChild(const std::vector<std::string>& argv, int stdin_fd = -1, int stdout_fd = -1,
+                         int stderr_fd = -1);
+
 // The logship binary under test (LOGSHIP_BIN, set by CTest) and the source tree.
 std::string LogshipBinary();
 std::string SourceDir();
