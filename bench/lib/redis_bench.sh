@@ -1,0 +1,65 @@
+# Shared helpers for the shipper benchmarks (bench/shipper_redis, bench/shipper_rss).
+# Sourced, not run. Callers set `work` (a private temp directory) and call
+# bench_cleanup from their EXIT trap.
+#
+# Contract: every process started here is recorded in bench_pids and killed (by pid) by
+# bench_cleanup; redis-server listens on 127.0.0.1 only, on a port the kernel picked.
+
+bench_pids=()
+
+bench_log() { printf '%s\n' "$*" >&2; }
+
+bench_cleanup() {
+  local pid
+  for pid in "${bench_pids[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${bench_pids[@]}"; do
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  [[ -n "${work:-}" && -d "$work" ]] && rm -rf "$work"
+}
+
+# A free loopback TCP port chosen by the kernel (bind to port 0, read it back, release).
+bench_free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# Installs rsyslog and its omhiredis module if missing (idempotent).
+bench_ensure_rsyslog() {
+  if [[ -x /usr/sbin/rsyslogd && -e /usr/lib/x86_64-linux-gnu/rsyslog/omhiredis.so ]]; then return 0; fi
+  local sudo=""
+  [[ $(id -u) -ne 0 ]] && sudo="sudo"
+  bench_log "installing rsyslog rsyslog-hiredis"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends rsyslog rsyslog-hiredis >/dev/null
+}
+
+# Starts a throwaway redis-server on a free loopback port; sets redis_port.
+bench_start_redis() {
+  redis_port="$(bench_free_port)"
+  redis-server --bind 127.0.0.1 --port "$redis_port" --save '' --appendonly no \
+    --dir "$work" --logfile "$work/redis.log" --daemonize no &
+  bench_pids+=($!)
+  for _ in $(seq 100); do
+    redis-cli -p "$redis_port" PING >/dev/null 2>&1 && return 0
+    sleep 0.05
+  done
+  bench_log "redis-server did not start"; cat "$work/redis.log" >&2; return 1
+}
+
+rcli() { redis-cli -p "$redis_port" "$@"; }
+
+# utime+stime of a whole process (all threads), in seconds.
+bench_cpu_s() {
+  awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' "/proc/$1/stat"
+}
+
+# Peak resident set (VmHWM) in MB (10^6 bytes).
+bench_hwm_mb() { awk '/^VmHWM:/ { printf "%.1f", $2 * 1024 / 1e6 }' "/proc/$1/status"; }
+
+# Current resident set (VmRSS) in MB.
+bench_rss_mb() { awk '/^VmRSS:/ { printf "%.1f", $2 * 1024 / 1e6 }' "/proc/$1/status"; }
+
+bench_now() { date +%s.%N; }
