@@ -53,6 +53,14 @@ bool IsBaseline(const std::optional<Condition>& c) {
   return c && c->method == Condition::Method::kBaseline;
 }
 
+// Whether two baseline conditions learn the same state (the fields an estimator reads;
+// the others only decide whether a value is off the band), so one estimator serves both.
+bool SameLearning(const BaselineSpec& a, const BaselineSpec& b) {
+  return a.method == b.method && a.window == b.window && a.alpha == b.alpha &&
+         a.season == b.season && a.bucket == b.bucket && a.min_history == b.min_history &&
+         a.min_points == b.min_points;
+}
+
 struct GroupAcc {
   double sum = 0;  // counters: deltas; gauges: sum of points
   size_t n = 0;    // gauges: points
@@ -215,7 +223,11 @@ void Alerter::EvaluateRule(size_t i, int64_t t) {
   rt.last_step_ms = t;
   ++stats_.evaluations;
 
-  std::map<Labels, GroupAcc> groups;
+  // Groups as a vector sorted by labels (series arrive in label order, so a group's series
+  // are usually adjacent and no sort is needed); then merged in order with the alert
+  // states and the baselines, so no group's labels are looked up in a map.
+  std::vector<std::pair<Labels, GroupAcc>> groups;
+  bool groups_sorted = true;
   int64_t next_point = kNoStep;  // the earliest point after this step's window (gap skipping)
   if (auto sit = series_.find(rule.metric); sit != series_.end()) {
     for (auto& [labels, series] : sit->second) {
@@ -226,7 +238,12 @@ void Alerter::EvaluateRule(size_t i, int64_t t) {
       if (hi != series.points.end()) next_point = std::min(next_point, hi->first);
       // A counter series counts (possibly as 0) once it has started; a gauge only with points.
       if (counter ? series.points.begin()->first >= t : lo == hi) continue;
-      GroupAcc& acc = groups[GroupOf(rule, labels)];
+      Labels g = GroupOf(rule, labels);
+      if (groups.empty() || groups.back().first != g) {
+        if (!groups.empty() && g < groups.back().first) groups_sorted = false;
+        groups.emplace_back(std::move(g), GroupAcc{});
+      }
+      GroupAcc& acc = groups.back().second;
       for (auto p = lo; p != hi; ++p) {
         if (counter) {
           acc.sum += p->second.sum;
@@ -242,6 +259,28 @@ void Alerter::EvaluateRule(size_t i, int64_t t) {
         acc.last_n++;
       }
     }
+  }
+  if (!groups_sorted) {
+    // A group's series were not adjacent: sort (stable: series order within a group is
+    // kept) and combine the partial accumulators of each group.
+    std::stable_sort(groups.begin(), groups.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    size_t out = 0;
+    for (size_t k = 1; k < groups.size(); ++k) {
+      if (groups[k].first == groups[out].first) {
+        GroupAcc& a = groups[out].second;
+        const GroupAcc& b = groups[k].second;
+        a.sum += b.sum;
+        a.n += b.n;
+        a.max = std::max(a.max, b.max);
+        a.min = std::min(a.min, b.min);
+        a.last_sum += b.last_sum;
+        a.last_n += b.last_n;
+      } else if (++out != k) {
+        groups[out] = std::move(groups[k]);
+      }
+    }
+    groups.resize(out + 1);
   }
 
   if (groups.empty() && rt.states.empty()) {
@@ -269,19 +308,49 @@ void Alerter::EvaluateRule(size_t i, int64_t t) {
     return std::nullopt;
   };
 
-  std::set<Labels> keys;
-  for (const auto& [g, acc] : groups) keys.insert(g);
-  for (const auto& [g, st] : rt.states) keys.insert(g);
-  for (const Labels& g : keys) {
-    auto git = groups.find(g);
-    std::optional<double> value = value_of(git == groups.end() ? nullptr : &git->second);
+  const bool has_baseline = IsBaseline(rule.warning) || IsBaseline(rule.critical);
+  // Warning and critical baselines that learn the same way share one estimator.
+  const bool shared_estimator = IsBaseline(rule.warning) && IsBaseline(rule.critical) &&
+                                SameLearning(*rule.warning->baseline, *rule.critical->baseline);
+  size_t gi = 0;
+  auto state_cursor = rt.states.begin();  // the first state not yet visited
+  auto bit = rt.baselines.begin();        // a position at or before the next group's baselines
+  // Every group with a value or an alert state, in label order.
+  while (gi < groups.size() || state_cursor != rt.states.end()) {
+    const Labels* g = nullptr;
+    const GroupAcc* acc = nullptr;
+    bool has_state = false;
+    if (state_cursor == rt.states.end()) {
+      g = &groups[gi].first;
+      acc = &groups[gi++].second;
+    } else if (gi == groups.size()) {
+      g = &state_cursor->first;
+      has_state = true;
+    } else {
+      auto c = groups[gi].first <=> state_cursor->first;
+      has_state = c >= 0;
+      if (c <= 0) {
+        g = &groups[gi].first;
+        acc = &groups[gi++].second;
+      } else {
+        g = &state_cursor->first;
+      }
+    }
+    std::optional<double> value = value_of(acc);
     GroupBaselines* gb = nullptr;
-    if (IsBaseline(rule.warning) || IsBaseline(rule.critical)) {
-      gb = &rt.baselines[g];
+    if (has_baseline) {
+      // Groups come in order: a few steps forward usually finds the entry.
+      for (int n = 0; n < 8 && bit != rt.baselines.end() && bit->first < *g; ++n) ++bit;
+      if (bit != rt.baselines.end() && bit->first < *g) bit = rt.baselines.lower_bound(*g);
+      if (bit == rt.baselines.end() || bit->first != *g) bit = rt.baselines.emplace_hint(bit, *g, GroupBaselines{});
+      gb = &bit->second;
       if (IsBaseline(rule.warning) && !gb->warning) gb->warning = MakeBaselineEstimator(*rule.warning->baseline);
-      if (IsBaseline(rule.critical) && !gb->critical) gb->critical = MakeBaselineEstimator(*rule.critical->baseline);
+      if (IsBaseline(rule.critical) && !shared_estimator && !gb->critical) {
+        gb->critical = MakeBaselineEstimator(*rule.critical->baseline);
+      }
+      const BaselineEstimator* critical_est = shared_estimator ? gb->warning.get() : gb->critical.get();
       gb->warning_band = gb->warning ? gb->warning->Expected(t) : std::nullopt;
-      gb->critical_band = gb->critical ? gb->critical->Expected(t) : std::nullopt;
+      gb->critical_band = critical_est ? critical_est->Expected(t) : std::nullopt;
     }
     std::optional<Severity> level;
     if (value) {
@@ -295,13 +364,15 @@ void Alerter::EvaluateRule(size_t i, int64_t t) {
       if (gb && gb->warning) gb->warning->Add(t, *value);
       if (gb && gb->critical) gb->critical->Add(t, *value);
     }
-    auto sit = rt.states.find(g);
-    if (sit == rt.states.end()) {
+    std::map<Labels, AlertState>::iterator sit;
+    if (has_state) {
+      sit = state_cursor++;
+    } else {
       if (!level) continue;
       AlertState fresh;
-      fresh.dedup_key = MakeDedupKey(rule.group, rule.alert, g);
-      fresh.labels = g;
-      sit = rt.states.emplace(g, std::move(fresh)).first;
+      fresh.dedup_key = MakeDedupKey(rule.group, rule.alert, *g);
+      fresh.labels = *g;
+      sit = rt.states.emplace_hint(state_cursor, *g, std::move(fresh));
     }
     AlertState& st = sit->second;
     if (value) st.value = *value;
@@ -314,7 +385,7 @@ void Alerter::EvaluateRule(size_t i, int64_t t) {
       }
       SendPage(rule, st, tr, t, baseline);
     }
-    if (st.phase == AlertPhase::kInactive) rt.states.erase(sit);
+    if (st.phase == AlertPhase::kInactive) rt.states.erase(sit);  // `g` may dangle from here
   }
 }
 

@@ -106,6 +106,8 @@ class Alerter {
   };
   // Learned-baseline state of one group of a rule (only for baseline conditions).
   // Kept for every group ever seen (not yet forgotten when a group goes away).
+  // When warning and critical are baselines that learn the same way (SameLearning() in
+  // alerter.cc), `critical` stays null and `warning` serves both.
   struct GroupBaselines {
     std::unique_ptr<BaselineEstimator> warning, critical;
     std::optional<BaselineBand> warning_band, critical_band;  // at the last evaluation
