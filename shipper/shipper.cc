@@ -7,6 +7,7 @@
 
 #include "core/util/fs.h"
 #include "logship/metrics.h"
+#include "shipper/hostmetrics/check_command.h"
 #include "shipper/hostmetrics/host_metrics.h"
 #include "shipper/tail/checkpoint_store.h"
 #include "shipper/tail/file_tailer.h"
@@ -37,8 +38,10 @@ class Shipper::Probe {
         publish_errors_(errors_.Add({{"kind", "publish"}})),
         checkpoint_errors_(errors_.Add({{"kind", "checkpoint"}})),
         file_errors_(errors_.Add({{"kind", "file"}})),
+        held_released_(errors_.Add({{"kind", "held_file_released_unfinished"}})),
         open_(gauges_.Add({{"state", "open"}})),
-        draining_(gauges_.Add({{"state", "draining"}})) {}
+        draining_(gauges_.Add({{"state", "draining"}})),
+        waiting_(gauges_.Add({{"state", "waiting"}})) {}
 
   prometheus::Counter& received_;
   prometheus::Counter& sent_;
@@ -51,8 +54,10 @@ class Shipper::Probe {
   prometheus::Counter& publish_errors_;
   prometheus::Counter& checkpoint_errors_;
   prometheus::Counter& file_errors_;
+  prometheus::Counter& held_released_;
   prometheus::Gauge& open_;
   prometheus::Gauge& draining_;
+  prometheus::Gauge& waiting_;
 };
 
 Shipper::Shipper(Config config, EventProducer* events, SampleProducer* samples, const Clock& clock)
@@ -73,6 +78,7 @@ void Shipper::Stop() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
+    if (tailer_ != nullptr) tailer_->Interrupt();
   }
   cv_.notify_all();
   if (tail_thread_.joinable()) tail_thread_.join();
@@ -100,7 +106,22 @@ void Shipper::TailLoop() {
     stopping_ = true;
     return;
   }
-  FileTailer tailer(config_.shipper.files, config_.host, &checkpoints, clock_);
+  FileTailerOptions options;
+  options.max_open_files = config_.shipper.max_open_files;
+  options.max_hold = config_.shipper.max_hold;
+  options.inotify = config_.shipper.inotify;
+  FileTailer tailer(config_.shipper.files, config_.host, &checkpoints, clock_, options);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    tailer_ = &tailer;
+  }
+  struct Unpublish {
+    Shipper* s;
+    ~Unpublish() {
+      std::lock_guard<std::mutex> lock(s->mu_);
+      s->tailer_ = nullptr;
+    }
+  } unpublish{this};
   std::vector<Event> batch;
   int64_t last_poll_ms = 0;
   TailStats prev{};
@@ -122,11 +143,15 @@ void Shipper::TailLoop() {
     probe_->file_errors_.Increment(static_cast<double>(ts.errors - prev.errors));
     probe_->open_.Set(static_cast<double>(ts.open_files));
     probe_->draining_.Set(static_cast<double>(ts.draining_files));
+    probe_->waiting_.Set(static_cast<double>(ts.files_waiting));
+    probe_->held_released_.Increment(
+        static_cast<double>(ts.held_files_released_unfinished - prev.held_files_released_unfinished));
     probe_->lag_.Set(static_cast<double>(ts.lag_bytes));
     prev = ts;
     if (n == 0) {
       caught_up_.store(tailer.CaughtUp());
-      if (!WaitFor(config_.shipper.poll_interval)) return;
+      // Wakes on a directory event (new file, growth), on Stop, or after poll_interval.
+      tailer.WaitForChange(config_.shipper.poll_interval);
       last_poll_ms = 0;  // poll on the next round
       continue;
     }
@@ -164,10 +189,30 @@ void Shipper::TailLoop() {
 }
 
 void Shipper::HostMetricsLoop() {
-  HostMetricsCollector collector(config_.host, clock_);
-  collector.Collect();  // the first CPU reading only sets the baseline for the delta
-  while (WaitFor(config_.shipper.host_metrics.interval)) {
-    std::vector<Sample> samples = collector.Collect();
+  const HostMetricsConfig& hm = config_.shipper.host_metrics;
+  HostMetricsCollector collector(config_.host, clock_, hm);
+  collector.Collect();  // the first reading only sets the baseline for CPU and rate deltas
+  // Checks run in their own threads; this loop publishes what they produced, at least
+  // every kCheckTick, so that this thread stays the only user of `samples_`.
+  CheckScheduler checks(hm.checks, config_.host, clock_);
+  checks.Start();
+  const Millis kCheckTick(500);
+  const bool have_checks = !hm.checks.empty();
+  // Scheduling uses the steady clock; clock_ only stamps the samples.
+  using Steady = std::chrono::steady_clock;
+  Steady::time_point next_collect = Steady::now() + hm.interval;
+  for (;;) {
+    auto wait = std::chrono::ceil<Millis>(next_collect - Steady::now());
+    if (have_checks) wait = std::min(wait, kCheckTick);
+    if (!WaitFor(std::max(wait, Millis(0)))) return;
+    std::vector<Sample> samples;
+    if (Steady::now() >= next_collect) {
+      samples = collector.Collect();
+      next_collect = std::max(next_collect + hm.interval, Steady::now());
+    }
+    std::vector<Sample> from_checks = checks.TakeSamples();
+    std::move(from_checks.begin(), from_checks.end(), std::back_inserter(samples));
+    if (samples.empty()) continue;
     Status s;
     for (int attempt = 0; attempt < 3; ++attempt) {
       s = samples_->Publish(samples);

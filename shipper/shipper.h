@@ -20,6 +20,8 @@
 
 namespace logship {
 
+class FileTailer;
+
 struct ShipperStats {
   uint64_t events_sent = 0;
   uint64_t bytes_sent = 0;
@@ -58,6 +60,7 @@ class Shipper {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;  // GUARDED_BY(mu_)
+  FileTailer* tailer_ = nullptr;  // GUARDED_BY(mu_); the tail loop's, so Stop can wake it
   std::atomic<bool> caught_up_{false};
   ShipperStats stats_;     // GUARDED_BY(mu_)
   Status start_status_;

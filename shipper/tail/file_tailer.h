@@ -1,23 +1,46 @@
 // FileTailer: finds files by glob, follows them through rotation and truncation, and turns
 // their complete lines into events. It does no delivery itself: the caller publishes what
 // ReadBatch returned and calls Commit once the queue acknowledged it, which is the only
-// place checkpoints advance.
+// place checkpoints advance. docs/shipper.md describes the whole design.
+//
+// Discovery: every Poll globs the inputs' paths, minus their `exclude` globs (matched
+// against the full path and the basename). With inotify (FileTailerOptions::inotify) the
+// directories of the globs are watched, and WaitForChange returns as soon as something
+// is created, moved, deleted or written there; without it (or when inotify fails, e.g.
+// out of watches) WaitForChange just waits out its timeout and the periodic Poll finds
+// everything.
 //
 // Identity: a file is (device, inode, fingerprint of its first line, truncation
 // generation). A new file that reuses an inode has a different first line, so it is read
 // from the start rather than resumed at the old file's offset.
 //
 // Rotation: when a path points to a new inode (rename+create) or disappears (delete,
-// rename to a name no glob matches), the old file stays open and is read to its end;
-// then, once acknowledged, it is closed. When a file shrinks below the read offset
-// (copytruncate), reading restarts at 0 under the next generation.
+// rename to a name no glob matches or an excluded one), the old file stays open and is
+// read to its end; then, once acknowledged, it is closed. Such a held file is kept at most
+// `max_hold`: after that it is released unfinished (error log, counter). When a file
+// shrinks below the read offset (copytruncate), reading restarts at 0 under the next
+// generation (a multiline event being accumulated is then discarded).
 //
-// Not thread-safe: one tail loop owns it.
+// Open files: at most `max_open_files`. Beyond it newly found files wait (files_waiting);
+// to make room, files that are idle (read to their end and acknowledged) are closed and
+// queue up behind the waiting ones, so every file is read in turn. Nothing is dropped: a
+// closed file is resumed from its checkpoint when it is opened again.
+//
+// Multiline: with FileInputConfig::multiline, lines are joined into events; an event's
+// offset (and so its id) is its first line's. The checkpoint never passes the first line
+// of an event still being accumulated, so after a crash it is read again and rebuilt with
+// the same id. A pending event is emitted when a line starts the next one, after
+// flush_after without new lines, when it reaches max_lines/max_bytes (split, counted) or
+// at the end of a rotated file.
+//
+// Not thread-safe: one tail loop owns it; only Interrupt may be called from any thread.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "logship/clock.h"
@@ -33,45 +56,76 @@ struct TailStats {
   uint64_t lines_split = 0;      // pieces produced from lines longer than max_line_bytes
   uint64_t rotations = 0;        // rename/delete seen
   uint64_t truncations = 0;
-  uint64_t errors = 0;           // unreadable files, non-regular paths
+  uint64_t errors = 0;           // unreadable files, non-regular paths, bad patterns
+  uint64_t multiline_events = 0;  // events joined from more than one line
+  uint64_t multiline_splits = 0;  // events cut because they reached max_lines/max_bytes
+  uint64_t held_files_released_unfinished = 0;  // held past max_hold, closed before their end
+  uint64_t idle_files_closed = 0;  // closed to make room under max_open_files
   size_t open_files = 0;
-  size_t draining_files = 0;     // rotated away, still being read to their end
+  size_t draining_files = 0;     // held: rotated away or deleted, still being read to their end
+  uint64_t held_bytes = 0;       // size of the held files (disk space they keep in use)
+  size_t files_waiting = 0;      // found but not opened because of max_open_files (last Poll)
   uint64_t lag_bytes = 0;        // unread bytes over all open files (as of the last Poll)
+  bool inotify_active = false;   // false: discovery relies on Poll alone
+};
+
+struct FileTailerOptions {
+  size_t max_open_files = 1024;
+  Millis max_hold{3600 * 1000};
+  bool inotify = true;
 };
 
 class FileTailer {
  public:
+  // Construction does no I/O beyond creating the wake-up eventfd; the first Poll starts
+  // the watches. `checkpoints` and `clock` must outlive the tailer.
   FileTailer(std::vector<FileInputConfig> inputs, std::string host, CheckpointStore* checkpoints,
-             const Clock& clock);
+             const Clock& clock, FileTailerOptions options = {});
   ~FileTailer();
   FileTailer(const FileTailer&) = delete;
   FileTailer& operator=(const FileTailer&) = delete;
 
-  // Rescans the globs and checks every open file for rotation and truncation.
+  // Rescans the globs and checks every open file for rotation and truncation; opens new
+  // files within max_open_files; releases held files past max_hold.
   void Poll();
+
+  // Blocks up to `timeout` for a change in the watched directories (true) or until the
+  // timeout or Interrupt (false). Call Poll afterwards either way.
+  bool WaitForChange(Millis timeout);
+  // Wakes a WaitForChange in progress (or the next one). Thread-safe.
+  void Interrupt();
 
   // Appends up to `max_events` events (about `max_bytes` of lines) from the files' read
   // positions to `out`; returns how many. REQUIRES: the previous batch was committed.
   size_t ReadBatch(size_t max_events, uint64_t max_bytes, std::vector<Event>* out);
 
-  // Everything returned by ReadBatch so far was acknowledged: advance the checkpoints,
-  // release files that were rotated and read to their end, save atomically.
+  // Everything returned by ReadBatch so far was acknowledged: advance the checkpoints (to
+  // the start of any multiline event still pending), release files that were rotated and
+  // read to their end, save atomically.
   Status Commit();
 
-  // True when every open file was read to its end (nothing to send until files grow).
+  // True when every open file was read to its end, no multiline event is pending and no
+  // file waits to be opened (nothing to send until files grow).
   bool CaughtUp() const;
 
   const TailStats& stats() const { return stats_; }
 
  private:
   struct TailedFile;
+  struct Input;
   bool Identify(TailedFile& f);
-  void OpenFile(const std::string& path, const FileInputConfig* input, uint64_t dev, uint64_t ino);
+  void OpenFile(const std::string& path, const Input* input, uint64_t dev, uint64_t ino);
+  bool CloseOneIdleFile();
+  void WatchDirectories();
   size_t ReadFrom(TailedFile& f, size_t max_events, uint64_t max_bytes, std::vector<Event>* out,
                   uint64_t* bytes);
-  void Emit(TailedFile& f, const char* data, size_t len, uint64_t offset, std::vector<Event>* out);
+  void AddLine(TailedFile& f, std::string_view line, uint64_t offset, std::vector<Event>* out);
+  void FlushPending(TailedFile& f, std::vector<Event>* out);
+  void Emit(TailedFile& f, std::string_view raw, uint64_t offset, std::vector<Event>* out);
 
-  std::vector<FileInputConfig> inputs_;
+  std::vector<FileInputConfig> configs_;
+  std::vector<std::unique_ptr<Input>> inputs_;  // compiled, one per configs_ entry
+  FileTailerOptions options_;
   std::string host_;
   CheckpointStore* checkpoints_;
   const Clock& clock_;
@@ -79,6 +133,13 @@ class FileTailer {
   size_t next_file_ = 0;  // round-robin start, so one busy file cannot starve the others
   std::vector<char> buf_;
   TailStats stats_;
+  std::map<std::string, uint64_t> parked_;  // key -> order in which idle files were closed
+  uint64_t park_seq_ = 0;
+  int wake_fd_ = -1;     // eventfd written by Interrupt
+  int inotify_fd_ = -1;  // -1: not started or unavailable
+  bool inotify_failed_ = false;
+  bool watch_limit_warned_ = false;
+  std::map<std::string, int> watched_dirs_;  // directory -> watch descriptor
 };
 
 }  // namespace logship

@@ -3,9 +3,11 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <thread>
 
 namespace logship {
 namespace {
@@ -29,7 +31,7 @@ class FileTailerTest : public ::testing::Test {
     out << text;
   }
   std::unique_ptr<FileTailer> NewTailer(CheckpointStore* store) {
-    return std::make_unique<FileTailer>(std::vector<FileInputConfig>{input_}, "host-a", store, clock_);
+    return std::make_unique<FileTailer>(std::vector<FileInputConfig>{input_}, "host-a", store, clock_, options_);
   }
   // Polls and reads until nothing is left; commits each batch when `commit`.
   std::vector<Event> Drain(FileTailer& t, bool commit = true) {
@@ -54,6 +56,7 @@ class FileTailerTest : public ::testing::Test {
 
   fs::path dir_;
   FileInputConfig input_;
+  FileTailerOptions options_;
   ManualClock clock_{1'700'000'000'000'000'000};
 };
 
@@ -177,6 +180,342 @@ TEST_F(FileTailerTest, DirectoriesAndUnreadableFilesDoNotStopTheOthers) {
   if (geteuid() != 0) {
     EXPECT_GE(t->stats().errors, 1u);  // root can read anything
   }
+}
+
+
+TEST_F(FileTailerTest, ExcludeGlobsMatchPathAndBasename) {
+  input_.paths = {(dir_ / "*").string()};
+  input_.exclude = {"*.gz", "app.log.1", (dir_ / "skip-*").string()};
+  Append("app.log", "keep\n");
+  Append("app.log.1", "rotated\n");
+  Append("old.gz", "compressed\n");
+  Append("skip-me.log", "skipped\n");
+  CheckpointStore store((dir_ / "cp.json").string());
+  input_.exclude.push_back("cp.json*");
+  auto t = NewTailer(&store);
+  EXPECT_EQ(Raws(Drain(*t)), (std::vector<std::string>{"keep"}));
+  EXPECT_EQ(t->stats().open_files, 1u);
+}
+
+TEST_F(FileTailerTest, RenamedToAnExcludedNameIsDrainedAsARotation) {
+  input_.paths = {(dir_ / "*").string()};
+  input_.exclude = {"*.1", "cp.json*"};
+  Append("app", "a1\n");
+  CheckpointStore store((dir_ / "cp.json").string());
+  auto t = NewTailer(&store);
+  EXPECT_EQ(Drain(*t).size(), 1u);
+  Append("app", "a2\n");
+  fs::rename(dir_ / "app", dir_ / "app.1");
+  EXPECT_EQ(Raws(Drain(*t)), (std::vector<std::string>{"a2"}));
+  EXPECT_EQ(t->stats().rotations, 1u);
+  EXPECT_EQ(t->stats().open_files, 0u);
+}
+
+TEST_F(FileTailerTest, OpenFileLimitMakesFilesWaitButEveryLineArrives) {
+  options_.max_open_files = 2;
+  CheckpointStore store((dir_ / "cp.json").string());
+  auto t = NewTailer(&store);
+  std::multiset<std::string> want;
+  for (int round = 0; round < 2; ++round) {
+    for (const char* name : {"a.log", "b.log", "c.log"}) {
+      for (int i = 0; i < 3; ++i) {
+        std::string line = std::string(name) + "-" + std::to_string(round) + "-" + std::to_string(i);
+        Append(name, line + "\n");
+        want.insert(line);
+      }
+    }
+    bool saw_waiting = false;
+    for (int i = 0; i < 50; ++i) {
+      t->Poll();
+      saw_waiting |= t->stats().files_waiting > 0;
+      EXPECT_LE(t->stats().open_files, 2u);
+      std::vector<Event> batch;
+      t->ReadBatch(100, 1 << 20, &batch);
+      ASSERT_TRUE(t->Commit().ok());
+      for (auto& e : batch) {
+        ASSERT_EQ(want.count(e.raw), 1u) << e.raw;  // every line once
+        want.erase(e.raw);
+      }
+      if (want.empty()) break;
+    }
+    EXPECT_TRUE(want.empty()) << "round " << round << ": " << want.size() << " lines never arrived";
+    EXPECT_TRUE(saw_waiting);
+  }
+  EXPECT_GE(t->stats().idle_files_closed, 1u);
+}
+
+TEST_F(FileTailerTest, InotifyWakesPromptlyOnGrowthAndNewFiles) {
+  Append("a.log", "first\n");
+  CheckpointStore store((dir_ / "cp.json").string());
+  auto t = NewTailer(&store);
+  Drain(*t);
+  ASSERT_TRUE(t->stats().inotify_active) << "inotify unavailable on this host";
+  t->WaitForChange(std::chrono::milliseconds(0));  // forget the events of the setup
+  for (const char* name : {"a.log", "b.log"}) {
+    std::thread writer([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      Append(name, std::string("late-") + name + "\n");
+    });
+    auto start = std::chrono::steady_clock::now();
+    bool changed = t->WaitForChange(std::chrono::seconds(5));  // poll_interval of 5 s
+    auto waited = std::chrono::steady_clock::now() - start;
+    writer.join();
+    EXPECT_TRUE(changed);
+    EXPECT_LT(waited, std::chrono::milliseconds(1000)) << name;
+    t->Poll();
+    std::vector<Event> batch;
+    t->ReadBatch(10, 1 << 20, &batch);
+    ASSERT_TRUE(t->Commit().ok());
+    EXPECT_EQ(Raws(batch), (std::vector<std::string>{std::string("late-") + name}));
+    t->WaitForChange(std::chrono::milliseconds(0));
+  }
+}
+
+TEST_F(FileTailerTest, InterruptEndsAWait) {
+  CheckpointStore store((dir_ / "cp.json").string());
+  auto t = NewTailer(&store);
+  t->Poll();
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    t->Interrupt();
+  });
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_FALSE(t->WaitForChange(std::chrono::seconds(5)));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+  stopper.join();
+}
+
+TEST_F(FileTailerTest, WithoutInotifyWaitingIsTheTimeout) {
+  options_.inotify = false;
+  Append("a.log", "x\n");
+  CheckpointStore store((dir_ / "cp.json").string());
+  auto t = NewTailer(&store);
+  EXPECT_EQ(Drain(*t).size(), 1u);
+  EXPECT_FALSE(t->stats().inotify_active);
+  Append("a.log", "y\n");
+  EXPECT_FALSE(t->WaitForChange(std::chrono::milliseconds(30)));
+  EXPECT_EQ(Raws(Drain(*t)), (std::vector<std::string>{"y"}));  // the periodic Poll finds it
+}
+
+TEST_F(FileTailerTest, HeldFileIsReleasedAfterMaxHold) {
+  options_.max_hold = std::chrono::minutes(10);
+  input_.paths = {(dir_ / "app.log").string()};
+  Append("app.log", "a1\n");
+  CheckpointStore store((dir_ / "cp.json").string());
+  auto t = NewTailer(&store);
+  EXPECT_EQ(Drain(*t).size(), 1u);
+  Append("app.log", "never-sent\n");
+  fs::rename(dir_ / "app.log", dir_ / "app.log.1");
+  t->Poll();  // the queue is down: nothing is read
+  EXPECT_EQ(t->stats().draining_files, 1u);
+  EXPECT_EQ(t->stats().held_bytes, 14u);
+  clock_.AdvanceNs(9LL * 60 * 1'000'000'000);
+  t->Poll();
+  EXPECT_EQ(t->stats().draining_files, 1u);  // still within max_hold
+  EXPECT_EQ(t->stats().held_files_released_unfinished, 0u);
+  clock_.AdvanceNs(2LL * 60 * 1'000'000'000);
+  t->Poll();
+  EXPECT_EQ(t->stats().held_files_released_unfinished, 1u);
+  EXPECT_EQ(t->stats().draining_files, 0u);
+  EXPECT_EQ(t->stats().held_bytes, 0u);
+  EXPECT_EQ(t->stats().open_files, 0u);
+  std::vector<Event> batch;
+  EXPECT_EQ(t->ReadBatch(10, 1 << 20, &batch), 0u);
+}
+
+TEST_F(FileTailerTest, HeldFileReadToItsEndIsNotCountedAsUnfinished) {
+  options_.max_hold = std::chrono::minutes(10);
+  input_.paths = {(dir_ / "app.log").string()};
+  Append("app.log", "a1\n");
+  CheckpointStore store((dir_ / "cp.json").string());
+  auto t = NewTailer(&store);
+  Drain(*t);
+  fs::rename(dir_ / "app.log", dir_ / "app.log.1");
+  Drain(*t);
+  clock_.AdvanceNs(11LL * 60 * 1'000'000'000);
+  t->Poll();
+  EXPECT_EQ(t->stats().held_files_released_unfinished, 0u);
+}
+
+// --- multiline ---
+
+constexpr const char* kJavaLog =
+    "2024-05-01 10:00:00 INFO started\n"
+    "2024-05-01 10:00:01 ERROR request failed\n"
+    "java.lang.IllegalStateException: boom\n"
+    "\tat com.example.Foo.bar(Foo.java:10)\n"
+    "\tat com.example.Main.main(Main.java:3)\n"
+    "Caused by: java.io.IOException: disk\n"
+    "\t... 2 more\n"
+    "2024-05-01 10:00:02 INFO next\n";
+
+TEST_F(FileTailerTest, MultilineStartJoinsAJavaStackTrace) {
+  input_.multiline.start = R"(^\d{4}-\d{2}-\d{2} )";
+  Append("a.log", kJavaLog);
+  CheckpointStore store((dir_ / "cp.json").string());
+  auto t = NewTailer(&store);
+  auto events = Drain(*t);
+  ASSERT_EQ(Raws(events), (std::vector<std::string>{
+                              "2024-05-01 10:00:00 INFO started",
+                              "2024-05-01 10:00:01 ERROR request failed\n"
+                              "java.lang.IllegalStateException: boom\n"
+                              "\tat com.example.Foo.bar(Foo.java:10)\n"
+                              "\tat com.example.Main.main(Main.java:3)\n"
+                              "Caused by: java.io.IOException: disk\n"
+                              "\t... 2 more"}));
+  EXPECT_EQ(events[1].offset, 33u);  // the first line's offset
+  EXPECT_FALSE(t->CaughtUp());       // the last event waits for flush_after
+  clock_.AdvanceNs(1'000'000'000);
+  events = Drain(*t);
+  ASSERT_EQ(Raws(events), (std::vector<std::string>{"2024-05-01 10:00:02 INFO next"}));
+  EXPECT_TRUE(t->CaughtUp());
+  EXPECT_EQ(t->stats().multiline_events, 1u);
+  EXPECT_EQ(t->stats().lines_read, 8u);
+}
+
+TEST_F(FileTailerTest, MultilineContinuationJoinsIndentedLines) {
+  input_.multiline.continuation = R"(^(\s|Caused by:))";
+  Append("a.log", kJavaLog);
+  CheckpointStore store((dir_ / "cp.json").string());
+  auto t = NewTailer(&store);
+  auto all = Drain(*t);
+  clock_.AdvanceNs(2'000'000'000);
+  auto rest = Drain(*t);
+  all.insert(all.end(), rest.begin(), rest.end());
+  // Without a start pattern the exception line begins the event; its frames join it.
+  ASSERT_EQ(Raws(all), (std::vector<std::string>{
+                           "2024-05-01 10:00:00 INFO started",
+                           "2024-05-01 10:00:01 ERROR request failed",
+                           "java.lang.IllegalStateException: boom\n"
+                           "\tat com.example.Foo.bar(Foo.java:10)\n"
+                           "\tat com.example.Main.main(Main.java:3)\n"
+                           "Caused by: java.io.IOException: disk\n"
+                           "\t... 2 more",
+                           "2024-05-01 10:00:02 INFO next"}));
+  EXPECT_EQ(all[2].offset, std::string(kJavaLog).find("java.lang"));
+}
+
+TEST_F(FileTailerTest, MultilineFlushAfterWaitsForQuiet) {
+  input_.multiline.start = "^START";
+  input_.multiline.flush_after = std::chrono::milliseconds(1000);
+  Append("a.log", "START one\n  more\n");
+  CheckpointStore store((dir_ / "cp.json").string());
+  auto t = NewTailer(&store);
+  EXPECT_TRUE(Drain(*t).empty());
+  clock_.AdvanceNs(600'000'000);
+  Append("a.log", "  later\n");  // a new line restarts the quiet period
+  EXPECT_TRUE(Drain(*t).empty());
+  clock_.AdvanceNs(600'000'000);
+  EXPECT_TRUE(Drain(*t).empty());
+  clock_.AdvanceNs(400'000'000);
+  EXPECT_EQ(Raws(Drain(*t)), (std::vector<std::string>{"START one\n  more\n  later"}));
+}
+
+TEST_F(FileTailerTest, CrashMidMultilineRereadsTheEventWithTheSameId) {
+  input_.multiline.start = "^START";
+  Append("a.log", "START a\n a1\nSTART b\n b1\n");
+  CheckpointStore store((dir_ / "cp.json").string());
+  std::vector<Event> first;
+  {
+    auto t = NewTailer(&store);
+    first = Drain(*t);  // "START a..." out, "START b..." pending
+    ASSERT_EQ(Raws(first), (std::vector<std::string>{"START a\n a1"}));
+    clock_.AdvanceNs(2'000'000'000);
+    std::vector<Event> flushed;
+    t->Poll();
+    ASSERT_EQ(t->ReadBatch(10, 1 << 20, &flushed), 1u);  // read, never acknowledged: a crash
+    first.push_back(flushed[0]);
+  }
+  ASSERT_EQ(Raws(first), (std::vector<std::string>{"START a\n a1", "START b\n b1"}));
+  CheckpointStore reloaded((dir_ / "cp.json").string());
+  ASSERT_TRUE(reloaded.Load().ok());
+  auto t2 = NewTailer(&reloaded);
+  EXPECT_TRUE(Drain(*t2).empty());  // the checkpoint stopped at "START b": it is pending again
+  clock_.AdvanceNs(2'000'000'000);
+  auto again = Drain(*t2);
+  ASSERT_EQ(Raws(again), (std::vector<std::string>{"START b\n b1"}));
+  EXPECT_EQ(again[0].id, first[1].id);
+  EXPECT_EQ(again[0].offset, 12u);  // "START b" follows "START a\n a1\n"
+}
+
+TEST_F(FileTailerTest, CrashBeforeAnyCommitRereadsSameEvents) {
+  input_.multiline.start = "^START";
+  Append("a.log", "START a\n a1\nSTART b\n b1\n");
+  CheckpointStore store((dir_ / "cp.json").string());
+  std::vector<Event> first;
+  {
+    auto t = NewTailer(&store);
+    first = Drain(*t, /*commit=*/false);
+  }
+  CheckpointStore reloaded((dir_ / "cp.json").string());
+  ASSERT_TRUE(reloaded.Load().ok());
+  auto t2 = NewTailer(&reloaded);
+  auto again = Drain(*t2);
+  ASSERT_EQ(Raws(again), Raws(first));
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].id, first[0].id);
+}
+
+TEST_F(FileTailerTest, MultilineBoundsSplitAndCount) {
+  input_.multiline.start = "^START";
+  input_.multiline.max_lines = 3;
+  input_.multiline.max_bytes = 1 << 20;
+  Append("a.log", "START\n1\n2\n3\n4\nSTART\n");
+  CheckpointStore store((dir_ / "cp.json").string());
+  auto t = NewTailer(&store);
+  auto events = Drain(*t);
+  ASSERT_EQ(Raws(events), (std::vector<std::string>{"START\n1\n2", "3\n4"}));
+  EXPECT_EQ(events[1].offset, 10u);
+  EXPECT_EQ(t->stats().multiline_splits, 1u);
+
+  input_.multiline.max_lines = 100;
+  input_.multiline.max_bytes = 20;
+  Append("b.log", "START 0123456789\nabcdefgh\nxyz\n");
+  CheckpointStore store2((dir_ / "cp2.json").string());
+  input_.paths = {(dir_ / "b.log").string()};
+  auto t2 = NewTailer(&store2);
+  auto more = Drain(*t2);
+  clock_.AdvanceNs(2'000'000'000);
+  auto tail = Drain(*t2);
+  more.insert(more.end(), tail.begin(), tail.end());
+  ASSERT_EQ(Raws(more), (std::vector<std::string>{"START 0123456789", "abcdefgh\nxyz"}));
+  EXPECT_EQ(more[1].offset, 17u);
+  EXPECT_EQ(t2->stats().multiline_splits, 1u);
+}
+
+TEST(FileInputConfigTest, MultilineAndLimitsParseAndBadPatternsNameTheLine) {
+  auto ok = ParseConfig(
+      "shipper:\n  max_open_files: 2\n  max_hold: 5m\n  files:\n    - paths: [/var/log/*.log]\n"
+      "      exclude: ['*.gz']\n      multiline:\n        start: '^\\d{4}-'\n        flush_after: 2s\n",
+      "cfg.yaml");
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(ok->shipper.max_open_files, 2u);
+  EXPECT_EQ(ok->shipper.max_hold, std::chrono::minutes(5));
+  EXPECT_EQ(ok->shipper.files[0].exclude, (std::vector<std::string>{"*.gz"}));
+  EXPECT_EQ(ok->shipper.files[0].multiline.start, "^\\d{4}-");
+  EXPECT_EQ(ok->shipper.files[0].multiline.flush_after, std::chrono::seconds(2));
+
+  auto bad = ParseConfig("shipper:\n  files:\n    - paths: [/x]\n      multiline:\n        start: 'a(b'\n",
+                         "cfg.yaml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("cfg.yaml:5:"), std::string::npos) << bad.status().ToString();
+  EXPECT_NE(bad.status().message().find("RE2"), std::string::npos) << bad.status().ToString();
+
+  auto both = ParseConfig(
+      "shipper:\n  files:\n    - paths: [/x]\n      multiline: {start: a, continuation: b}\n", "cfg.yaml");
+  EXPECT_FALSE(both.ok());
+}
+
+TEST_F(FileTailerTest, RotatedFileFlushesItsPendingMultilineEvent) {
+  input_.paths = {(dir_ / "app.log").string()};
+  input_.multiline.start = "^START";
+  Append("app.log", "START a\n a1\n");
+  CheckpointStore store((dir_ / "cp.json").string());
+  auto t = NewTailer(&store);
+  EXPECT_TRUE(Drain(*t).empty());
+  fs::rename(dir_ / "app.log", dir_ / "app.log.1");
+  EXPECT_EQ(Raws(Drain(*t)), (std::vector<std::string>{"START a\n a1"}));  // no flush_after wait
+  EXPECT_EQ(t->stats().open_files, 0u);
 }
 
 }  // namespace
