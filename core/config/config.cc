@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+
 #include "core/config/schema.h"
 
 namespace logship {
@@ -71,17 +72,71 @@ const Schema<Config>& ConfigSchema() {
         .String("group", &QueueConfig::group, "Consumer group shared by all parsers.")
         .String("alerter_group", &QueueConfig::alerter_group, "Consumer group of the alerters.");
 
+    Schema<MultilineConfig> multiline;
+    multiline
+        .Regex("start", &MultilineConfig::start,
+               "A line matching begins a new event; other lines are appended with a newline.")
+        .Regex("continuation", &MultilineConfig::continuation,
+               "A line matching is appended to the previous one (instead of start).")
+        .Duration("flush_after", &MultilineConfig::flush_after,
+                  "An event is emitted once no new line arrived for this long.", Millis(10))
+        .Integer("max_lines", &MultilineConfig::max_lines,
+                 "Most lines in one event; beyond it the event is split and counted.", 1, 100'000)
+        .Size("max_bytes", &MultilineConfig::max_bytes,
+              "Most bytes in one event; beyond it the event is split and counted.", 256, 64ULL << 20)
+        .Check([](const MultilineConfig& ml) -> std::string {
+          return !ml.start.empty() && !ml.continuation.empty() ? "give either start or continuation, not both" : "";
+        });
+
     Schema<FileInputConfig> file;
     file.StringList("paths", &FileInputConfig::paths, "Files or glob patterns to tail.")
         .Required()
         .String("type", &FileInputConfig::type, "Type tag stored with each event; selects the parse rules.")
         .Size("max_line_bytes", &FileInputConfig::max_line_bytes,
               "Longest line kept whole; longer lines are split into pieces of this size and counted.",
-              256, 64ULL << 20);
+              256, 64ULL << 20)
+        .StringList("exclude", &FileInputConfig::exclude,
+                    "Glob patterns of files not to tail (matched against the full path and the file name), "
+                    "e.g. ['*.gz', '*.1'].")
+        .Section("multiline", &FileInputConfig::multiline, multiline,
+                 "Join multi-line records (stack traces) into one event; absent: one event per line.");
+
+    Schema<HostCheckConfig> check;
+    check.String("name", &HostCheckConfig::name, "Check name, the `check` label of its samples.")
+        .Required()
+        .Custom("command", "list of strings", "argv of the command (no shell; argv[0] is looked up in PATH).",
+                [](const YAML::Node& n, const config::Context& c, HostCheckConfig& k) -> Status {
+                  LOGSHIP_RETURN_IF_ERROR(config::ReadStringList(n, c, &k.command));
+                  if (k.command.empty() || k.command[0].empty()) {
+                    return config::ErrorAt(n, c, "expected a non-empty argv list, e.g. [/usr/bin/check, --flag]");
+                  }
+                  return Status::Ok();
+                })
+        .Required()
+        .Duration("interval", &HostCheckConfig::interval, "How often the command runs.", Millis(100))
+        .Duration("timeout", &HostCheckConfig::timeout,
+                  "Longest run; past it the command's process group is killed and an error counted.", Millis(10))
+        .Size("max_output_bytes", &HostCheckConfig::max_output_bytes,
+              "Most stdout bytes read; a longer output is an error (the command is killed).", 64, 16ULL << 20);
 
     Schema<HostMetricsConfig> host_metrics;
-    host_metrics.Bool("enabled", &HostMetricsConfig::enabled, "Collect CPU, load and memory from /proc.")
-        .Duration("interval", &HostMetricsConfig::interval, "Collection interval.", Millis(100));
+    host_metrics.Bool("enabled", &HostMetricsConfig::enabled, "Collect host metrics and run the checks.")
+        .Duration("interval", &HostMetricsConfig::interval, "Collection interval of the /proc collectors.",
+                  Millis(100))
+        .String("proc_root", &HostMetricsConfig::proc_root, "Where procfs is mounted (e.g. /host/proc in a container).")
+        .Bool("per_cpu", &HostMetricsConfig::per_cpu, "Also report host_cpu_core_utilisation per CPU.")
+        .Bool("filesystems", &HostMetricsConfig::filesystems, "Report disk usage of mounted filesystems.")
+        .Bool("filesystem_tmpfs", &HostMetricsConfig::filesystem_tmpfs, "Report tmpfs mounts too.")
+        .StringList("filesystem_exclude_types", &HostMetricsConfig::filesystem_exclude_types,
+                    "Filesystem types not reported (node_exporter's defaults).")
+        .Regex("filesystem_exclude_mounts", &HostMetricsConfig::filesystem_exclude_mounts,
+               "Mount points not reported (node_exporter's default).", true)
+        .Bool("disks", &HostMetricsConfig::disks, "Report disk I/O from /proc/diskstats.")
+        .Regex("disk_exclude", &HostMetricsConfig::disk_exclude,
+               "Block devices not reported (partitions, loop, ram; node_exporter's default).", true)
+        .Bool("network", &HostMetricsConfig::network, "Report network I/O from /proc/net/dev.")
+        .Regex("network_exclude", &HostMetricsConfig::network_exclude, "Interfaces not reported.", true)
+        .List("checks", &HostMetricsConfig::checks, check, "Custom check commands (docs/shipper-metrics.md).");
 
     Schema<ShipperConfig> shipper;
     shipper.List("files", &ShipperConfig::files, file, "File inputs.")
@@ -91,7 +146,19 @@ const Schema<Config>& ConfigSchema() {
         .Size("batch_max_bytes", &ShipperConfig::batch_max_bytes, "Most bytes read into one batch.",
               4096, 1ULL << 30)
         .Duration("poll_interval", &ShipperConfig::poll_interval,
-                  "How often idle files are checked for growth and rotation.", Millis(10));
+                  "How often idle files are checked for growth and rotation (with inotify: the fallback "
+                  "rescan).",
+                  Millis(10))
+        .Integer("max_open_files", &ShipperConfig::max_open_files,
+                 "Most files held open; beyond it new files wait (counted) until idle files are closed.", 1,
+                 1'000'000)
+        .Duration("max_hold", &ShipperConfig::max_hold,
+                  "Longest a rotated or deleted file is kept open to read it to its end; then it is released "
+                  "unfinished with an error and a counter.",
+                  Millis(1000))
+        .Bool("inotify", &ShipperConfig::inotify,
+              "Watch the inputs' directories with inotify to notice new files and growth at once; "
+              "polling stays the fallback.");
 
     Schema<SqliteSinkConfig> sqlite;
     sqlite.String("dir", &SqliteSinkConfig::dir, "Directory of the daily SQLite files (default <data_dir>/events).")

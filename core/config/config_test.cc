@@ -52,6 +52,9 @@ TEST(ConfigTest, BadValuesSayWhatWasExpected) {
       {"shipper:\n  files:\n    - type: nginx\n", "cfg.yaml:3:7", "missing required key \"paths\""},
       {"queue:\n  redis:\n    password: hunter2\n", "cfg.yaml:3:15", "not written inline"},
       {"shipper: [1, 2]\n", "cfg.yaml:1:10", "expected a map"},
+      {"shipper:\n  host_metrics:\n    disk_exclude: '^(sd'\n", "cfg.yaml:3:19", "invalid RE2 regular expression"},
+      {"shipper:\n  files:\n    - paths: [a]\n      multiline: {start: '^x', continuation: '^ '}\n", "cfg.yaml:4:18",
+       "give either start or continuation, not both"},
   };
   for (const Case& tc : cases) {
     auto c = ParseConfig(tc.yaml, "cfg.yaml");

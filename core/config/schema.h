@@ -6,6 +6,7 @@
 // Used for the main config (core/config/config.cc) and for rule files (parser, alerter).
 #pragma once
 
+#include <re2/re2.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -220,6 +221,31 @@ class Schema {
                 [shared](std::string& out, const std::string& prefix) { shared->Document(out, prefix + "[]"); }});
   }
 
+  // A regular expression that must compile with RE2 (linear time on untrusted input).
+  // Empty is allowed only when `allow_empty` (it then means "none").
+  Schema& Regex(const std::string& name, std::string T::*m, const std::string& desc, bool allow_empty = false) {
+    return Add({name, "RE2 regular expression", desc, false,
+                [m, allow_empty](const YAML::Node& n, const Context& c, T& t) -> Status {
+                  std::string v;
+                  LOGSHIP_RETURN_IF_ERROR(ReadString(n, c, &v));
+                  if (v.empty() && !allow_empty) return ErrorAt(n, c, "expected a non-empty RE2 regular expression");
+                  RE2 re(v, RE2::Quiet);
+                  if (!v.empty() && !re.ok()) {
+                    return ErrorAt(n, c, "invalid RE2 regular expression \"" + v + "\": " + re.error());
+                  }
+                  t.*m = std::move(v);
+                  return Status::Ok();
+                },
+                [m](const T& t) { return t.*m; }, nullptr});
+  }
+
+  // A rule over several keys of the section, checked after all of them were applied
+  // (e.g. "give either start or continuation"). The error names the section's node.
+  Schema& Check(std::function<std::string(const T&)> check) {
+    checks_.push_back(std::move(check));
+    return *this;
+  }
+
   // Any other shape: the caller converts and validates the node itself.
   Schema& Custom(const std::string& name, const std::string& type, const std::string& desc, ApplyFn apply) {
     return Add({name, type, desc, false, std::move(apply), nullptr, nullptr});
@@ -260,6 +286,9 @@ class Schema {
         return ErrorAt(node, ctx, "missing required key \"" + keys_[i].name + "\"");
       }
     }
+    for (const auto& check : checks_) {
+      if (std::string err = check(out); !err.empty()) return ErrorAt(node, ctx, err);
+    }
     return Status::Ok();
   }
 
@@ -269,8 +298,13 @@ class Schema {
     for (const Key& k : keys_) {
       std::string full = prefix.empty() ? k.name : prefix + "." + k.name;
       std::string def = k.required ? "required" : (k.show_default ? k.show_default(defaults) : "");
-      if (def.empty()) def = " ";
-      else def = "`" + def + "`";
+      if (def.empty()) {
+        def = " ";
+      } else {
+        std::string escaped;  // a | would end the Markdown table cell
+        for (char ch : def) escaped += ch == '|' ? std::string("\\|") : std::string(1, ch);
+        def = "`" + escaped + "`";
+      }
       out += "| `" + full + "` | " + k.type + " | " + def + " | " + k.description + " |\n";
       if (k.document_nested) k.document_nested(out, full);
     }
@@ -283,6 +317,7 @@ class Schema {
   }
   std::string description_;
   std::vector<Key> keys_;
+  std::vector<std::function<std::string(const T&)>> checks_;
 };
 
 }  // namespace logship::config

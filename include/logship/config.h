@@ -70,15 +70,55 @@ struct QueueConfig {
   std::string alerter_group = "logship-alerters";
 };
 
+// Joins the lines of one multi-line record (a stack trace) into one event. Exactly one of
+// `start` and `continuation` is set (RE2 syntax, compiled when the config is validated).
+struct MultilineConfig {
+  std::string start;         // a line matching begins a new event; other lines are appended
+  std::string continuation;  // a line matching is appended to the previous one
+  Millis flush_after{1000};  // an event is emitted once no line arrived for this long
+  size_t max_lines = 500;    // more lines, or more bytes, split the event (counted)
+  uint64_t max_bytes = 1 << 20;
+  bool enabled() const { return !start.empty() || !continuation.empty(); }
+};
+
 struct FileInputConfig {
-  std::vector<std::string> paths;  // files or globs
-  std::string type = "file";       // type tag stored with each event, selects parse rules
+  std::vector<std::string> paths;    // files or globs
+  std::vector<std::string> exclude;  // globs matched against the full path and the basename
+  std::string type = "file";         // type tag stored with each event, selects parse rules
   uint64_t max_line_bytes = 1 << 20;
+  MultilineConfig multiline;
+};
+
+// A custom check (docs/shipper-metrics.md): a command run on its own interval whose
+// stdout is Prometheus text (or "name value" lines).
+struct HostCheckConfig {
+  std::string name;                  // the `check` label
+  std::vector<std::string> command;  // argv; no shell; argv[0] is looked up in PATH
+  Millis interval{10000};
+  Millis timeout{5000};  // the command's process group is killed past it
+  uint64_t max_output_bytes = 64 << 10;
 };
 
 struct HostMetricsConfig {
   bool enabled = true;
   Millis interval{10000};
+  std::string proc_root = "/proc";
+  bool per_cpu = false;
+  bool filesystems = true;
+  bool filesystem_tmpfs = false;  // report tmpfs mounts too
+  // node_exporter's default ignored fstypes (collector/filesystem_linux.go).
+  std::vector<std::string> filesystem_exclude_types = {
+      "autofs",  "binfmt_misc", "bpf",       "cgroup",     "cgroup2",    "configfs", "debugfs",
+      "devpts",  "devtmpfs",    "fusectl",   "hugetlbfs",  "iso9660",    "mqueue",   "nsfs",
+      "overlay", "proc",        "procfs",    "pstore",     "rpc_pipefs", "securityfs", "selinuxfs",
+      "squashfs", "sysfs",      "tracefs"};
+  std::string filesystem_exclude_mounts =
+      "^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)";
+  bool disks = true;
+  std::string disk_exclude = R"(^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$)";
+  bool network = true;
+  std::string network_exclude = "^lo$";
+  std::vector<HostCheckConfig> checks;
 };
 
 struct ShipperConfig {
@@ -87,6 +127,9 @@ struct ShipperConfig {
   size_t batch_max_events = 2000;
   uint64_t batch_max_bytes = 4 << 20;
   Millis poll_interval{200};  // how often files are checked for growth and rotation
+  size_t max_open_files = 1024;  // beyond it new files wait until idle ones are closed
+  Millis max_hold{3600 * 1000};  // longest a rotated or deleted file is held open to drain it
+  bool inotify = true;           // wake on directory events; polling remains the fallback
 };
 
 struct SqliteSinkConfig {
