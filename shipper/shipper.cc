@@ -5,6 +5,8 @@
 #include <prometheus/registry.h>
 #include <spdlog/spdlog.h>
 
+#include <functional>
+
 #include "core/util/fs.h"
 #include "logship/metrics.h"
 #include "shipper/hostmetrics/check_command.h"
@@ -122,6 +124,26 @@ void Shipper::TailLoop() {
       s->tailer_ = nullptr;
     }
   } unpublish{this};
+  // Checkpoints are saved (fsync, rename) at most every checkpoint_interval under load,
+  // at once when the files are caught up, and on the way out; in between the on-disk
+  // offsets lag what was acknowledged, never lead it.
+  int64_t last_save_ms = clock_.NowMs();
+  bool unsaved = false;
+  auto save = [&] {
+    if (Status s = checkpoints.Save(); !s.ok()) {
+      probe_->checkpoint_errors_.Increment();
+      spdlog::error("shipper: saving checkpoints: {}", s.ToString());
+    }
+    last_save_ms = clock_.NowMs();
+    unsaved = false;
+  };
+  struct SaveOnExit {
+    std::function<void()> save;
+    bool* unsaved;
+    ~SaveOnExit() {
+      if (*unsaved) save();
+    }
+  } save_on_exit{save, &unsaved};
   std::vector<Event> batch;
   int64_t last_poll_ms = 0;
   TailStats prev{};
@@ -149,6 +171,7 @@ void Shipper::TailLoop() {
     probe_->lag_.Set(static_cast<double>(ts.lag_bytes));
     prev = ts;
     if (n == 0) {
+      if (unsaved) save();
       caught_up_.store(tailer.CaughtUp());
       // Wakes on a directory event (new file, growth), on Stop, or after poll_interval.
       tailer.WaitForChange(config_.shipper.poll_interval);
@@ -175,10 +198,9 @@ void Shipper::TailLoop() {
       if (!WaitFor(backoff)) return;
       backoff = std::min(backoff * 2, Millis(5000));
     }
-    if (Status s = tailer.Commit(); !s.ok()) {
-      probe_->checkpoint_errors_.Increment();
-      spdlog::error("shipper: saving checkpoints: {}", s.ToString());
-    }
+    (void)tailer.Commit(/*save=*/false);
+    unsaved = true;
+    if (clock_.NowMs() - last_save_ms >= config_.shipper.checkpoint_interval.count() || tailer.CaughtUp()) save();
     probe_->sent_.Increment(static_cast<double>(batch.size()));
     probe_->bytes_.Increment(static_cast<double>(bytes));
     std::lock_guard<std::mutex> lock(mu_);

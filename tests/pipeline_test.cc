@@ -224,7 +224,7 @@ TEST_F(PipelineTest, EveryLineStoredOnceThroughKillsAndTheBurstPages) {
   // (The acknowledgement follows the commit, so allow it a moment.)
   RedisClient redis(redis_.client_config());
   int64_t pending_count = -1;
-  for (int i = 0; i < 100 && pending_count != 0; ++i) {
+  for (int i = 0; i < 300 && pending_count != 0; ++i) {
     auto pending = redis.Command({"XPENDING", "logship:events", "logship-parsers"});
     ASSERT_TRUE(pending.ok()) << pending.status().ToString();
     ASSERT_TRUE(pending->is_array() && !pending->elements.empty());

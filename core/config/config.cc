@@ -149,6 +149,10 @@ const Schema<Config>& ConfigSchema() {
                   "How often idle files are checked for growth and rotation (with inotify: the fallback "
                   "rescan).",
                   Millis(10))
+        .Duration("checkpoint_interval", &ShipperConfig::checkpoint_interval,
+                  "Under load the checkpoint file is saved (fsync, rename) at most this often; caught-up files "
+                  "save at once. After a crash at most this much is sent again (and deduplicated by id).",
+                  Millis(0))
         .Integer("max_open_files", &ShipperConfig::max_open_files,
                  "Most files held open; beyond it new files wait (counted) until idle files are closed.", 1,
                  1'000'000)

@@ -127,6 +127,7 @@ struct ShipperConfig {
   size_t batch_max_events = 2000;
   uint64_t batch_max_bytes = 4 << 20;
   Millis poll_interval{200};  // how often files are checked for growth and rotation
+  Millis checkpoint_interval{1000};  // longest time the saved checkpoint lags delivery under load
   size_t max_open_files = 1024;  // beyond it new files wait until idle ones are closed
   Millis max_hold{3600 * 1000};  // longest a rotated or deleted file is held open to drain it
   bool inotify = true;           // wake on directory events; polling remains the fallback

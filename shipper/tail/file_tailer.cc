@@ -522,7 +522,7 @@ size_t FileTailer::ReadBatch(size_t max_events, uint64_t max_bytes, std::vector<
   return produced;
 }
 
-Status FileTailer::Commit() {
+Status FileTailer::Commit(bool save) {
   int64_t now = clock_.NowMs();
   for (auto& f : files_) {
     if (!f->identified) continue;
@@ -537,7 +537,7 @@ Status FileTailer::Commit() {
     return false;
   });
   checkpoints_->PruneOlderThan(now - kCheckpointRetentionMs);
-  return checkpoints_->Save();
+  return save ? checkpoints_->Save() : Status::Ok();
 }
 
 bool FileTailer::CaughtUp() const {

@@ -101,8 +101,10 @@ class FileTailer {
 
   // Everything returned by ReadBatch so far was acknowledged: advance the checkpoints (to
   // the start of any multiline event still pending), release files that were rotated and
-  // read to their end, save atomically.
-  Status Commit();
+  // read to their end, and when `save`, write the checkpoint file atomically. Without
+  // `save` the on-disk checkpoint lags (never leads) delivery; the caller saves later
+  // through the CheckpointStore, and what a crash makes it re-send is deduplicated by id.
+  Status Commit(bool save = true);
 
   // True when every open file was read to its end, no multiline event is pending and no
   // file waits to be opened (nothing to send until files grow).
