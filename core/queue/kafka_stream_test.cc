@@ -15,6 +15,8 @@
 namespace logship {
 namespace {
 
+using namespace std::string_literals;
+
 using logship::testing::KafkaBroker;
 using logship::testing::KafkaBrokerOptions;
 using std::chrono::milliseconds;
@@ -31,7 +33,7 @@ Event MakeEvent(int i) {
   e.type = i % 2 ? "nginx" : "syslog";
   e.offset = static_cast<uint64_t>(i) * 100;
   // Binary raw: NUL bytes, invalid UTF-8, CR/LF, '=' and spaces.
-  e.raw = "line " + std::to_string(i) + std::string("\0mid\xff\xfe\xc3(\r\nk=v ", 16) +
+  e.raw = "line " + std::to_string(i) + "\0mid\xff\xfe\xc3(\r\nk=v "s +
           std::string(static_cast<size_t>(i % 50), 'x');
   if (i % 5 == 0) {
     SyslogHeader h;

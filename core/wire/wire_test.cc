@@ -13,7 +13,9 @@ TEST(WireTest, EventRoundTripsEveryFieldAndAnyBytes) {
   e.source = "/var/log/nginx/access.log";
   e.type = "nginx";
   e.offset = 42;
-  e.raw = std::string("bad \xff\xfe utf8 and a \0 NUL", 25);
+  static constexpr char kRaw[] = "bad \xff\xfe utf8 and a \0 NUL";
+  e.raw = std::string(kRaw, sizeof kRaw - 1);  // 23 bytes, NUL included
+  ASSERT_EQ(e.raw.size(), 23u);
   e.syslog = SyslogHeader{4, 2, "su", "123", "ID47", "[x@1 a=\"b\"]"};
   auto d = DecodeEvent(EncodeEvent(e), "s", "1-0", 0);
   ASSERT_TRUE(d.ok()) << d.status().ToString();

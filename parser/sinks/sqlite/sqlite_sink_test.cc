@@ -10,6 +10,8 @@
 namespace logship::sqlite {
 namespace {
 
+using namespace std::string_literals;
+
 namespace fs = std::filesystem;
 constexpr int64_t kDay = 86'400LL * 1'000'000'000;
 constexpr int64_t kT0 = 1'700'000'000'000'000'000;  // 2023-11-14T22:13:20Z
@@ -108,7 +110,7 @@ TEST(SqliteSinkTest, RawBytesStoredLosslessly) {
   ManualClock clock(kT0);
   auto sink = SqliteSink::Open({dir.str(), 7}, clock);
   ASSERT_TRUE(sink.ok());
-  std::string raw("bad \xff\xfe utf8 \xc3\x28 and nul \0 inside", 33);
+  std::string raw = "bad \xff\xfe utf8 \xc3\x28 and nul \0 inside"s;  // 31 bytes, NUL included
   std::string big(1 << 20, 'x');
   big[100] = '\0';
   std::vector<ParsedEvent> batch = {Pe("b:1", kT0, raw), Pe("b:2", kT0, big)};
