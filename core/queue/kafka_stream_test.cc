@@ -10,6 +10,7 @@
 #include <set>
 #include <thread>
 
+#include "tests/support/events.h"
 #include "tests/support/kafka_broker.h"
 
 namespace logship {
@@ -24,29 +25,7 @@ using std::chrono::seconds;
 
 const std::string kTopic = "events";
 
-Event MakeEvent(int i) {
-  Event e;
-  e.id = "0123456789abcdef:" + std::to_string(i * 100);
-  e.time_ns = 1'700'000'000'000'000'000 + i;
-  e.host = "host-" + std::to_string(i % 7);
-  e.source = "/var/log/app/" + std::to_string(i % 3) + ".log";
-  e.type = i % 2 ? "nginx" : "syslog";
-  e.offset = static_cast<uint64_t>(i) * 100;
-  // Binary raw: NUL bytes, invalid UTF-8, CR/LF, '=' and spaces.
-  e.raw = "line " + std::to_string(i) + "\0mid\xff\xfe\xc3(\r\nk=v "s +
-          std::string(static_cast<size_t>(i % 50), 'x');
-  if (i % 5 == 0) {
-    SyslogHeader h;
-    h.facility = i % 24;
-    h.severity = i % 8;
-    h.app = "sshd";
-    h.procid = std::to_string(1000 + i);
-    h.msgid = "ID47";
-    h.structured_data = "[exampleSDID@32473 iut=\"3\"]";
-    e.syslog = h;
-  }
-  return e;
-}
+Event MakeEvent(int i) { return testing::MakeTestEvent(i); }
 
 std::vector<Event> MakeEvents(int begin, int end) {
   std::vector<Event> v;

@@ -1,0 +1,13 @@
+// Test events shared by the queue tests.
+#pragma once
+
+#include "logship/event.h"
+
+namespace logship::testing {
+
+// Event number `i`, every field set and deterministic: a binary raw line (NUL bytes,
+// invalid UTF-8, CR/LF, '=' and spaces, length varying with i), and a syslog header on
+// every fifth event.
+Event MakeTestEvent(int i);
+
+}  // namespace logship::testing
