@@ -1,5 +1,7 @@
 #include "tests/support/events.h"
 
+#include <gtest/gtest.h>
+
 #include <string>
 
 namespace logship::testing {
@@ -26,6 +28,25 @@ Event MakeTestEvent(int i) {
     e.syslog = h;
   }
   return e;
+}
+
+void ExpectSameEvent(const Event& a, const Event& b) {
+  EXPECT_EQ(a.id, b.id);
+  EXPECT_EQ(a.time_ns, b.time_ns);
+  EXPECT_EQ(a.host, b.host);
+  EXPECT_EQ(a.source, b.source);
+  EXPECT_EQ(a.type, b.type);
+  EXPECT_EQ(a.offset, b.offset);
+  EXPECT_EQ(a.raw, b.raw);
+  ASSERT_EQ(a.syslog.has_value(), b.syslog.has_value()) << a.id;
+  if (a.syslog) {
+    EXPECT_EQ(a.syslog->facility, b.syslog->facility);
+    EXPECT_EQ(a.syslog->severity, b.syslog->severity);
+    EXPECT_EQ(a.syslog->app, b.syslog->app);
+    EXPECT_EQ(a.syslog->procid, b.syslog->procid);
+    EXPECT_EQ(a.syslog->msgid, b.syslog->msgid);
+    EXPECT_EQ(a.syslog->structured_data, b.syslog->structured_data);
+  }
 }
 
 }  // namespace logship::testing

@@ -10,4 +10,7 @@ namespace logship::testing {
 // every fifth event.
 Event MakeTestEvent(int i);
 
+// GoogleTest expectations that `a` and `b` agree in every field, syslog header included.
+void ExpectSameEvent(const Event& a, const Event& b);
+
 }  // namespace logship::testing
