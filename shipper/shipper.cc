@@ -5,6 +5,7 @@
 #include <prometheus/registry.h>
 #include <spdlog/spdlog.h>
 
+#include <deque>
 #include <functional>
 
 #include "core/util/fs.h"
@@ -144,7 +145,89 @@ void Shipper::TailLoop() {
       if (*unsaved) save();
     }
   } save_on_exit{save, &unsaved};
-  std::vector<Event> batch;
+  // Batches are pipelined: up to the producer's max_in_flight() are published at once
+  // while the next is read, and each is committed through its TailMark in the order it
+  // was read, only once it and every earlier batch were acknowledged.
+  struct Batch {
+    std::vector<Event> events;
+    TailMark mark;
+    uint64_t bytes = 0;
+    bool failed = false;  // its Finish failed: publish it again before committing
+  };
+  std::deque<Batch> in_flight;
+  size_t unfinished = 0;  // the newest `unfinished` of in_flight were begun, not finished
+  const size_t window = std::max<size_t>(1, events_->max_in_flight());
+  auto acknowledged = [&](const Batch& b) {
+    (void)tailer.Commit(/*save=*/false, &b.mark);
+    unsaved = true;
+    if (clock_.NowMs() - last_save_ms >= config_.shipper.checkpoint_interval.count()) save();
+    probe_->sent_.Increment(static_cast<double>(b.events.size()));
+    probe_->bytes_.Increment(static_cast<double>(b.bytes));
+    std::lock_guard<std::mutex> lock(mu_);
+    stats_.events_sent += b.events.size();
+    stats_.bytes_sent += b.bytes;
+    stats_.lines_split = tailer.stats().lines_split;
+  };
+  // Publishes one batch until the queue takes it; false when the shipper is stopping
+  // (the batch's checkpoint did not advance, so the next start reads it again).
+  auto publish_until_taken = [&](const Batch& b) {
+    Millis backoff(100);
+    for (;;) {
+      Status s = events_->Publish(b.events);
+      if (s.ok()) return true;
+      if (s.code() == StatusCode::kCancelled) return false;
+      probe_->publish_errors_.Increment();
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        ++stats_.publish_retries;
+      }
+      spdlog::warn("shipper: publishing {} events failed ({}); retrying in {} ms", b.events.size(), s.ToString(),
+                   backoff.count());
+      if (!WaitFor(backoff)) return false;
+      backoff = std::min(backoff * 2, Millis(5000));
+    }
+  };
+  // Finishes the oldest batch in flight. When it failed, finishes the others too, then
+  // publishes the failed ones again in order (one at a time, with backoff) and commits
+  // every batch in order. False when stopping.
+  auto finish_oldest = [&]() -> bool {
+    Status s = events_->Finish();
+    --unfinished;
+    if (s.ok()) {
+      acknowledged(in_flight.front());
+      in_flight.pop_front();
+      return true;
+    }
+    in_flight.front().failed = true;
+    for (size_t i = 1; i < in_flight.size(); ++i) in_flight[i].failed = !events_->Finish().ok();
+    unfinished = 0;
+    if (s.code() == StatusCode::kCancelled) return false;
+    probe_->publish_errors_.Increment();
+    spdlog::warn("shipper: publishing {} events failed ({}); publishing again", in_flight.front().events.size(),
+                 s.ToString());
+    while (!in_flight.empty()) {
+      if (in_flight.front().failed && !publish_until_taken(in_flight.front())) return false;
+      acknowledged(in_flight.front());
+      in_flight.pop_front();
+    }
+    return true;
+  };
+  // On the way out, what is in flight is finished (each Finish is bounded by the queue's
+  // timeout) and committed up to the first failure; the rest is read again next start.
+  struct FinishOnExit {
+    std::deque<Batch>* in_flight;
+    size_t* unfinished;
+    EventProducer* events;
+    std::function<void(const Batch&)> acknowledged;
+    ~FinishOnExit() {
+      // Batches finished already but not committed failed: nothing after them commits.
+      bool ok = *unfinished == in_flight->size();
+      for (size_t i = in_flight->size() - *unfinished; i < in_flight->size(); ++i) {
+        ok = events->Finish().ok() && ok;
+        if (ok) acknowledged((*in_flight)[i]);
+      }
+    }
+  } finish_on_exit{&in_flight, &unfinished, events_, acknowledged};
   int64_t last_poll_ms = 0;
   TailStats prev{};
   for (;;) {
@@ -154,11 +237,21 @@ void Shipper::TailLoop() {
     }
     int64_t now = clock_.NowMs();
     if (now - last_poll_ms >= config_.shipper.poll_interval.count()) {
+      // Poll may restart a truncated file from 0: nothing may be in flight then.
+      while (!in_flight.empty()) {
+        if (!finish_oldest()) return;
+      }
       tailer.Poll();
       last_poll_ms = now;
     }
-    batch.clear();
-    size_t n = tailer.ReadBatch(config_.shipper.batch_max_events, config_.shipper.batch_max_bytes, &batch);
+    if (in_flight.size() >= window) {
+      if (!finish_oldest()) return;
+      continue;
+    }
+    Batch batch;
+    batch.events.reserve(std::min<size_t>(config_.shipper.batch_max_events, 4096));
+    size_t n = tailer.ReadBatch(config_.shipper.batch_max_events, config_.shipper.batch_max_bytes, &batch.events,
+                                &batch.mark);
     const TailStats& ts = tailer.stats();
     probe_->received_.Increment(static_cast<double>(ts.lines_read - prev.lines_read));
     probe_->split_.Increment(static_cast<double>(ts.lines_split - prev.lines_split));
@@ -171,6 +264,10 @@ void Shipper::TailLoop() {
     probe_->lag_.Set(static_cast<double>(ts.lag_bytes));
     prev = ts;
     if (n == 0) {
+      if (!in_flight.empty()) {
+        if (!finish_oldest()) return;
+        continue;
+      }
       if (unsaved) save();
       caught_up_.store(tailer.CaughtUp());
       // Wakes on a directory event (new file, growth), on Stop, or after poll_interval.
@@ -179,34 +276,10 @@ void Shipper::TailLoop() {
       continue;
     }
     caught_up_.store(false);
-    uint64_t bytes = 0;
-    for (const Event& e : batch) bytes += e.raw.size();
-    Millis backoff(100);
-    for (;;) {
-      Status s = events_->Publish(batch);
-      if (s.ok()) break;
-      if (s.code() == StatusCode::kCancelled) return;
-      probe_->publish_errors_.Increment();
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        ++stats_.publish_retries;
-      }
-      spdlog::warn("shipper: publishing {} events failed ({}); retrying in {} ms", batch.size(), s.ToString(),
-                   backoff.count());
-      // Stopping here abandons the batch: its checkpoint did not advance, so the next
-      // start reads it again.
-      if (!WaitFor(backoff)) return;
-      backoff = std::min(backoff * 2, Millis(5000));
-    }
-    (void)tailer.Commit(/*save=*/false);
-    unsaved = true;
-    if (clock_.NowMs() - last_save_ms >= config_.shipper.checkpoint_interval.count() || tailer.CaughtUp()) save();
-    probe_->sent_.Increment(static_cast<double>(batch.size()));
-    probe_->bytes_.Increment(static_cast<double>(bytes));
-    std::lock_guard<std::mutex> lock(mu_);
-    stats_.events_sent += batch.size();
-    stats_.bytes_sent += bytes;
-    stats_.lines_split = tailer.stats().lines_split;
+    for (const Event& e : batch.events) batch.bytes += e.raw.size();
+    in_flight.push_back(std::move(batch));
+    events_->Begin(in_flight.back().events);
+    ++unfinished;
   }
 }
 

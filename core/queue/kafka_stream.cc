@@ -53,12 +53,6 @@ Result<KafkaProperties> ConsumerProperties(const KafkaConfig& kafka, const std::
   return props;
 }
 
-size_t FieldBytes(const wire::FieldList& fields) {
-  size_t n = 0;
-  for (const auto& [k, v] : fields) n += k.size() + v.size();
-  return n;
-}
-
 // Headers and value of a message as "k=v k=v msg=<value>".
 std::string DumpMessage(const rd_kafka_message_t& m) {
   std::string out;
@@ -170,12 +164,16 @@ Status KafkaTopicProducer::EnsureClient() {
 
 void KafkaTopicProducer::OnDelivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
   auto* self = static_cast<KafkaTopicProducer*>(opaque);
-  if (reinterpret_cast<uintptr_t>(msg->_private) != self->batch_) return;  // an earlier batch
-  --self->awaiting_;
+  const auto id = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(msg->_private));
+  if (self->batches_.empty() || id < self->batches_.front().id) return;  // already returned
+  const size_t index = id - self->batches_.front().id;
+  if (index >= self->batches_.size()) return;
+  Batch& b = self->batches_[index];
+  --b.awaiting;
   if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) return;
-  if (!self->batch_status_.ok() && self->batch_status_.code() == StatusCode::kPermanent) return;
+  if (!b.status.ok() && b.status.code() == StatusCode::kPermanent) return;
   Status st = ClassifyKafkaError(msg->err, self->context_ + ": delivery");
-  if (self->batch_status_.ok() || st.code() == StatusCode::kPermanent) self->batch_status_ = st;
+  if (b.status.ok() || st.code() == StatusCode::kPermanent) b.status = st;
 }
 
 void KafkaTopicProducer::OnError(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
@@ -194,27 +192,47 @@ void KafkaTopicProducer::OnError(rd_kafka_t* rk, int err, const char* reason, vo
 }
 
 Status KafkaTopicProducer::Produce(std::span<const KafkaOutMessage> messages) {
-  if (messages.empty()) return Status::Ok();
-  Status st = EnsureClient();
+  return Produce(messages.size(), [&](size_t i, KafkaOutView& v) {
+    const KafkaOutMessage& m = messages[i];
+    v.has_key = m.key.has_value();
+    if (m.key) v.key = *m.key;
+    v.value = m.value;
+    for (const auto& [k, val] : m.headers) v.headers.emplace_back(k, val);
+  });
+}
+
+Status KafkaTopicProducer::Produce(size_t count, const std::function<void(size_t, KafkaOutView&)>& fill) {
+  if (count == 0) return Status::Ok();
+  Enqueue(count, fill);
+  return Await();
+}
+
+void KafkaTopicProducer::Enqueue(size_t count, const std::function<void(size_t, KafkaOutView&)>& fill) {
+  Batch& b = batches_.emplace_back();
+  b.id = next_batch_++;
+  b.count = count;
+  b.deadline = Clock::now() + kafka_.timeout + kReportGrace;
+  if (count == 0) return;
+  // A client that raised a fatal error is rebuilt only when nothing else is in flight:
+  // purging it fails the earlier batches, which their callers then publish again.
+  Status st = rebuild_ && batches_.size() > 1
+                  ? Status::Retryable(context_ + ": producer is being rebuilt after a fatal error")
+                  : EnsureClient();
   if (!st.ok()) {
-    probe_.CountError(false);
-    return st;
+    b.status = st;
+    return;
   }
-  const auto start = Clock::now();
-  const auto deadline = start + kafka_.timeout + kReportGrace;
-  ++batch_;
-  awaiting_ = 0;
-  batch_status_ = Status::Ok();
-  Status enqueue;
-  size_t bytes = 0;
-  for (const KafkaOutMessage& m : messages) {
+  KafkaOutView m;
+  for (size_t i = 0; i < count; ++i) {
+    m.headers.clear();
+    fill(i, m);
     rd_kafka_headers_t* headers = rd_kafka_headers_new(m.headers.size());
     for (const auto& [k, v] : m.headers) {
       rd_kafka_header_add(headers, k.data(), static_cast<ssize_t>(k.size()), v.data(),
                           static_cast<ssize_t>(v.size()));
     }
-    const void* key = m.key ? static_cast<const void*>(m.key->data()) : nullptr;
-    const size_t key_len = m.key ? m.key->size() : 0;
+    const void* key = m.has_key ? static_cast<const void*>(m.key.data()) : nullptr;
+    const size_t key_len = m.has_key ? m.key.size() : 0;
     rd_kafka_resp_err_t err;
     for (;;) {
       err = rd_kafka_producev(
@@ -223,42 +241,53 @@ Status KafkaTopicProducer::Produce(std::span<const KafkaOutMessage> messages) {
           RD_KAFKA_V_KEY(key, key_len),
           RD_KAFKA_V_VALUE(const_cast<char*>(m.value.data()), m.value.size()),
           RD_KAFKA_V_HEADERS(headers),
-          RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<uintptr_t>(batch_))),
+          RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<uintptr_t>(b.id))),
           RD_KAFKA_V_END);
       // A full local queue drains as reports are served; wait for room until the deadline.
-      if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || Clock::now() >= deadline) break;
+      if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || Clock::now() >= b.deadline) break;
       rd_kafka_poll(rk_.get(), 10);
     }
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       rd_kafka_headers_destroy(headers);  // not taken on failure
-      enqueue = ClassifyKafkaError(err, context_ + ": enqueue");
+      Status enqueue = ClassifyKafkaError(err, context_ + ": enqueue");
+      if (b.status.ok() || enqueue.code() == StatusCode::kPermanent) b.status = enqueue;
       break;  // later messages would land out of order behind a gap: stop here
     }
-    ++awaiting_;
-    bytes += m.value.size() + (m.key ? m.key->size() : 0) + FieldBytes(m.headers);
+    // `b` stays valid: OnDelivery (served by the poll above) only reads batches_ by index,
+    // and only Await removes from it.
+    ++b.awaiting;
+    b.bytes += m.value.size() + key_len;
+    for (const auto& [k, v] : m.headers) b.bytes += k.size() + v.size();
   }
-  while (awaiting_ > 0 && Clock::now() < deadline) rd_kafka_poll(rk_.get(), 50);
-  rd_kafka_poll(rk_.get(), 0);  // serve error events (fatal) raised meanwhile
+  rd_kafka_poll(rk_.get(), 0);  // serve what is ready without waiting
+}
+
+Status KafkaTopicProducer::Await() {
+  Batch& b = batches_.front();
+  while (rk_ && b.awaiting > 0 && Clock::now() < b.deadline) rd_kafka_poll(rk_.get(), 50);
+  if (rk_) rd_kafka_poll(rk_.get(), 0);  // serve error events (fatal) raised meanwhile
 
   // Permanent beats Retryable beats Ok.
-  Status result = batch_status_;
-  if (!enqueue.ok() && (result.ok() || enqueue.code() == StatusCode::kPermanent)) result = enqueue;
-  if (result.ok() && awaiting_ > 0) {
-    result = Status::Retryable(context_ + ": " + std::to_string(awaiting_) +
+  Status result = b.status;
+  if (result.ok() && b.awaiting > 0) {
+    result = Status::Retryable(context_ + ": " + std::to_string(b.awaiting) +
                                " delivery reports still outstanding after " +
                                std::to_string(kafka_.timeout.count() + kReportGrace.count()) + " ms");
   }
-  if (rebuild_ && (result.ok() || result.retryable())) {
+  if (rebuild_ && rk_ && (result.ok() || result.retryable())) {
     char buf[512];
     rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk_.get(), buf, sizeof buf);
     result = ClassifyKafkaError(orig, context_ + ": " + buf, /*fatal=*/true);
   }
-  if (result.ok()) {
-    probe_.sent_events->Increment(static_cast<double>(messages.size()));
-    probe_.sent_bytes->Increment(static_cast<double>(bytes));
-  } else {
-    probe_.CountError(result.retryable());
+  if (b.count > 0) {
+    if (result.ok()) {
+      probe_.sent_events->Increment(static_cast<double>(b.count));
+      probe_.sent_bytes->Increment(static_cast<double>(b.bytes));
+    } else {
+      probe_.CountError(result.retryable());
+    }
   }
+  batches_.pop_front();
   return result;
 }
 
@@ -266,18 +295,28 @@ KafkaEventProducer::KafkaEventProducer(KafkaConfig kafka, std::string topic)
     : producer_(std::move(kafka), std::move(topic)) {}
 
 Status KafkaEventProducer::Publish(std::span<const Event> events) {
-  std::vector<KafkaOutMessage> messages;
-  messages.reserve(events.size());
-  for (const Event& e : events) {
-    KafkaOutMessage& m = messages.emplace_back();
-    m.key = e.host + ":" + e.source;
-    m.headers = wire::EncodeEvent(e);
-    auto msg = std::find_if(m.headers.begin(), m.headers.end(),
-                            [](const auto& f) { return f.first == "msg"; });
-    m.value = std::move(msg->second);
-    m.headers.erase(msg);
-  }
-  return producer_.Produce(messages);
+  Begin(events);
+  return producer_.Await();
+}
+
+void KafkaEventProducer::Begin(std::span<const Event> events) {
+  // The value is the raw line, every other v1 field a header (docs/kafka.md); the key
+  // host:source keeps one file's lines in one partition, in order.
+  std::string key;
+  wire::EventFieldScratch scratch;
+  producer_.Enqueue(events.size(), [&](size_t i, KafkaOutView& m) {
+    const Event& e = events[i];
+    key.assign(e.host).append(":").append(e.source);
+    m.has_key = true;
+    m.key = key;
+    wire::VisitEventFields(e, scratch, [&](std::string_view name, std::string_view value) {
+      if (name == "msg") {
+        m.value = value;
+      } else {
+        m.headers.emplace_back(name, value);
+      }
+    });
+  });
 }
 
 KafkaSampleProducer::KafkaSampleProducer(KafkaConfig kafka, std::string topic)

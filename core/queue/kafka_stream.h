@@ -23,6 +23,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -50,6 +51,16 @@ struct KafkaOutMessage {
   std::string value;
 };
 
+// A message as Produce reads it: views into the caller's data, valid until the fill
+// callback is called again (librdkafka copies what it keeps). One view is reused for a
+// whole batch, so filling it allocates nothing once `headers` has grown.
+struct KafkaOutView {
+  bool has_key = false;  // false: no key (the partitioner spreads messages)
+  std::string_view key;
+  std::string_view value;
+  std::vector<std::pair<std::string_view, std::string_view>> headers;
+};
+
 // The idempotent producer shared by the event and sample producers. Thread-compatible:
 // delivery reports are served only inside Produce(), on the caller's thread.
 class KafkaTopicProducer {
@@ -66,6 +77,16 @@ class KafkaTopicProducer {
   // reports that arrive after a Produce returned are ignored. After a fatal error the
   // client is rebuilt (a new producer id) on the next call.
   Status Produce(std::span<const KafkaOutMessage> messages);
+  // The same for `count` messages described by fill(i, view), called in order; `view`
+  // arrives with its headers cleared.
+  Status Produce(size_t count, const std::function<void(size_t, KafkaOutView&)>& fill);
+
+  // Pipelined: Enqueue hands a batch to librdkafka and returns; Await waits for the
+  // oldest enqueued batch's reports and returns what Produce would have. Produce is
+  // Enqueue + Await and REQUIRES nothing in flight.
+  void Enqueue(size_t count, const std::function<void(size_t, KafkaOutView&)>& fill);
+  Status Await();
+  size_t in_flight() const { return batches_.size(); }
 
   const std::string& topic() const { return topic_; }
   const QueueProbe& probe() const { return probe_; }
@@ -80,10 +101,19 @@ class KafkaTopicProducer {
   const std::string context_;  // "kafka <brokers>: produce <topic>"
   const QueueProbe probe_;
   KafkaHandle rk_;
-  bool rebuild_ = false;       // a fatal error was raised: the next Produce starts afresh
-  uint64_t batch_ = 0;         // the batch whose reports are awaited; stamped on messages
-  size_t awaiting_ = 0;        // reports of batch_ not yet served
-  Status batch_status_;        // worst report of batch_ so far
+  bool rebuild_ = false;       // a fatal error was raised: the client is rebuilt when idle
+
+  // A batch whose reports are awaited. Its messages carry its id as their opaque.
+  struct Batch {
+    uint64_t id = 0;
+    size_t count = 0;
+    size_t awaiting = 0;  // reports not yet served
+    size_t bytes = 0;
+    Status status;        // worst of the enqueue result and the reports so far
+    std::chrono::steady_clock::time_point deadline;
+  };
+  std::deque<Batch> batches_;  // oldest first; ids consecutive
+  uint64_t next_batch_ = 1;
 };
 
 // Thread-compatible.
@@ -91,6 +121,11 @@ class KafkaEventProducer final : public EventProducer {
  public:
   KafkaEventProducer(KafkaConfig kafka, std::string topic);
   Status Publish(std::span<const Event> events) override;
+  // librdkafka pipelines on its own: up to 4 batches in flight keep the broker busy while
+  // the caller reads the next one.
+  size_t max_in_flight() const override { return 4; }
+  void Begin(std::span<const Event> events) override;
+  Status Finish() override { return producer_.Await(); }
 
  private:
   KafkaTopicProducer producer_;

@@ -122,22 +122,10 @@ void SortLabels(Labels& labels) {
 FieldList EncodeEvent(const Event& e) {
   FieldList f;
   f.reserve(e.syslog ? 14 : 8);
-  f.emplace_back("v", std::string(kVersion));
-  f.emplace_back("id", e.id);
-  f.emplace_back("time", std::to_string(e.time_ns));
-  f.emplace_back("host", e.host);
-  f.emplace_back("source", e.source);
-  f.emplace_back("type", e.type);
-  f.emplace_back("offset", std::to_string(e.offset));
-  f.emplace_back("msg", e.raw);
-  if (e.syslog) {
-    f.emplace_back("facility", std::to_string(e.syslog->facility));
-    f.emplace_back("severity", std::to_string(e.syslog->severity));
-    f.emplace_back("app", e.syslog->app);
-    f.emplace_back("procid", e.syslog->procid);
-    f.emplace_back("msgid", e.syslog->msgid);
-    f.emplace_back("sd", e.syslog->structured_data);
-  }
+  EventFieldScratch scratch;
+  VisitEventFields(e, scratch, [&](std::string_view name, std::string_view value) {
+    f.emplace_back(std::string(name), std::string(value));
+  });
   return f;
 }
 

@@ -48,6 +48,9 @@ struct FileIdentity {
 
 // "<16 hex digits of hash(host, identity)>:<offset>". Unique per host, file and offset.
 std::string MakeFileEventId(std::string_view host, const FileIdentity& file, uint64_t offset);
+// The part before the offset, "<16 hex digits>:", the same for every line of one file
+// identity: MakeFileEventId is this followed by the decimal offset.
+std::string FileEventIdPrefix(std::string_view host, const FileIdentity& file);
 
 // Labels are kept sorted by name; equal label sets compare equal.
 using Labels = std::vector<std::pair<std::string, std::string>>;

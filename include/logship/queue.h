@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <deque>
 #include <span>
 #include <string>
 #include <vector>
@@ -22,6 +23,24 @@ class Producer {
   // consumer's Ack). Retryable: nothing or part was acknowledged; publishing the same
   // items again is safe because ids are deterministic. Thread-compatible.
   virtual Status Publish(std::span<const T> items) = 0;
+
+  // Pipelined publishing, for callers that keep several batches in flight: Begin starts
+  // publishing a batch, Finish waits for the oldest begun one and returns what Publish
+  // would have. Batches finish in the order they began. REQUIRES: at most max_in_flight()
+  // begun and not finished; `items` stay valid and unchanged until their Finish returns.
+  // A failed batch says nothing of later ones: the caller finishes them all and publishes
+  // again from the first failure (ids make the repeats removable).
+  // The default publishes in Begin, so it is correct for any queue, only not concurrent.
+  virtual size_t max_in_flight() const { return 1; }
+  virtual void Begin(std::span<const T> items) { begun_.push_back(Publish(items)); }
+  virtual Status Finish() {
+    Status s = std::move(begun_.front());
+    begun_.pop_front();
+    return s;
+  }
+
+ private:
+  std::deque<Status> begun_;  // results of the default Begin, oldest first
 };
 
 template <class T>

@@ -10,10 +10,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <set>
+#include <unordered_map>
 
 #include <re2/re2.h>
 #include <spdlog/spdlog.h>
@@ -84,12 +86,14 @@ struct FileTailer::Input {
 struct FileTailer::TailedFile {
   std::string path;
   const Input* input = nullptr;
+  uint64_t serial = 0;  // unique for the tailer's life: how TailMark names the file
   int fd = -1;
   uint64_t dev = 0, ino = 0;
   bool identified = false;
   uint64_t base_fingerprint = 0;
   uint64_t generation = 0;
   FileIdentity identity;  // valid once identified
+  std::string id_prefix;  // FileEventIdPrefix(host, identity), valid once identified
   uint64_t read_off = 0;  // end of the last line handed out
   uint64_t acked_off = 0;
   bool rotated = false;   // the path no longer leads here: read to the end, then release
@@ -163,6 +167,7 @@ void FileTailer::OpenFile(const std::string& path, const Input* input, uint64_t 
   auto f = std::make_unique<TailedFile>();
   f->path = path;
   f->input = input;
+  f->serial = next_serial_++;
   f->fd = fd;
   f->dev = dev;
   f->ino = ino;
@@ -190,6 +195,7 @@ bool FileTailer::Identify(TailedFile& f) {
     }
   }
   f.identity = FileIdentity{f.dev, f.ino, Hash64().Add(f.base_fingerprint).Add(f.generation).Digest()};
+  f.id_prefix = FileEventIdPrefix(host_, f.identity);
   f.identified = true;
   return true;
 }
@@ -252,6 +258,7 @@ void FileTailer::Poll() {
         f->generation++;
         f->read_off = f->acked_off = 0;
         f->identity.fingerprint = Hash64().Add(f->base_fingerprint).Add(f->generation).Digest();
+        f->id_prefix = FileEventIdPrefix(host_, f->identity);
       }
       if (size > f->read_off) f->at_eof = false;
     }
@@ -396,8 +403,11 @@ void FileTailer::Interrupt() {
 
 void FileTailer::Emit(TailedFile& f, std::string_view raw, uint64_t offset, std::vector<Event>* out) {
   Event& e = out->emplace_back();
-  e.id = MakeFileEventId(host_, f.identity, offset);
-  e.time_ns = clock_.NowNs();
+  // MakeFileEventId(host_, f.identity, offset), with the per-file part computed once.
+  char digits[24];
+  e.id.reserve(f.id_prefix.size() + 20);
+  e.id.assign(f.id_prefix).append(digits, std::to_chars(digits, digits + sizeof digits, offset).ptr);
+  e.time_ns = read_time_ns_;
   e.host = host_;
   e.source = f.path;
   e.type = f.input->config->type;
@@ -459,6 +469,7 @@ size_t FileTailer::ReadFrom(TailedFile& f, size_t max_events, uint64_t max_bytes
     f.at_eof = true;
     if (f.pending_lines > 0 && produced() < max_events &&
         (f.rotated || clock_.NowMs() - f.pending_last_ms >= f.input->config->multiline.flush_after.count())) {
+      read_time_ns_ = clock_.NowNs();
       FlushPending(f, out);
     }
     return produced();
@@ -472,6 +483,7 @@ size_t FileTailer::ReadFrom(TailedFile& f, size_t max_events, uint64_t max_bytes
       return produced();
     }
     if (n == 0) return reached_end();
+    read_time_ns_ = clock_.NowNs();  // every line of this read gets its time
     const char* begin = buf_.data();
     const char* end = begin + n;
     const char* p = begin;
@@ -507,9 +519,10 @@ size_t FileTailer::ReadFrom(TailedFile& f, size_t max_events, uint64_t max_bytes
   return produced();
 }
 
-size_t FileTailer::ReadBatch(size_t max_events, uint64_t max_bytes, std::vector<Event>* out) {
+size_t FileTailer::ReadBatch(size_t max_events, uint64_t max_bytes, std::vector<Event>* out, TailMark* mark) {
   size_t produced = 0;
   uint64_t bytes = 0;
+  if (mark != nullptr) mark->files.clear();
   if (files_.empty()) return 0;
   for (size_t i = 0; i < files_.size() && produced < max_events && bytes < max_bytes; ++i) {
     TailedFile& f = *files_[(next_file_ + i) % files_.size()];
@@ -517,17 +530,32 @@ size_t FileTailer::ReadBatch(size_t max_events, uint64_t max_bytes, std::vector<
     // Give each file a fair share so one busy file cannot starve the rest.
     size_t share = std::max<size_t>(1, (max_events - produced) / (files_.size() - i));
     produced += ReadFrom(f, share, max_bytes, out, &bytes);
+    if (mark != nullptr) mark->files.push_back({f.serial, f.generation, f.commit_off()});
   }
   next_file_ = (next_file_ + 1) % std::max<size_t>(files_.size(), 1);
   return produced;
 }
 
-Status FileTailer::Commit(bool save) {
+Status FileTailer::Commit(bool save, const TailMark* mark) {
   int64_t now = clock_.NowMs();
-  for (auto& f : files_) {
-    if (!f->identified) continue;
-    f->acked_off = f->commit_off();
-    checkpoints_->Put(f->key(), FileCheckpoint{f->path, f->base_fingerprint, f->generation, f->acked_off, now});
+  auto advance = [&](TailedFile& f, uint64_t offset) {
+    f.acked_off = offset;
+    checkpoints_->Put(f.key(), FileCheckpoint{f.path, f.base_fingerprint, f.generation, f.acked_off, now});
+  };
+  if (mark == nullptr) {
+    for (auto& f : files_) {
+      if (f->identified) advance(*f, f->commit_off());
+    }
+  } else {
+    std::unordered_map<uint64_t, TailedFile*> by_serial;
+    by_serial.reserve(files_.size());
+    for (auto& f : files_) by_serial.emplace(f->serial, f.get());
+    for (const TailMark::Entry& m : mark->files) {
+      auto it = by_serial.find(m.serial);
+      // A file already let go, or truncated since (a new generation), has nothing to advance.
+      if (it == by_serial.end() || !it->second->identified || it->second->generation != m.generation) continue;
+      if (m.offset > it->second->acked_off) advance(*it->second, m.offset);
+    }
   }
   std::erase_if(files_, [](const auto& f) {
     if (f->rotated && f->at_eof && f->pending_lines == 0 && f->acked_off == f->read_off) {

@@ -69,6 +69,17 @@ struct TailStats {
   bool inotify_active = false;   // false: discovery relies on Poll alone
 };
 
+// How far one batch reaches in each file it read: (file serial, generation, offset the
+// checkpoint may advance to). Opaque to callers; filled by ReadBatch, used by Commit.
+struct TailMark {
+  struct Entry {
+    uint64_t serial;
+    uint64_t generation;
+    uint64_t offset;
+  };
+  std::vector<Entry> files;
+};
+
 struct FileTailerOptions {
   size_t max_open_files = 1024;
   Millis max_hold{3600 * 1000};
@@ -96,15 +107,22 @@ class FileTailer {
   void Interrupt();
 
   // Appends up to `max_events` events (about `max_bytes` of lines) from the files' read
-  // positions to `out`; returns how many. REQUIRES: the previous batch was committed.
-  size_t ReadBatch(size_t max_events, uint64_t max_bytes, std::vector<Event>* out);
+  // positions to `out`; returns how many. With `mark`, records there how far the batch
+  // reaches in each file it read, for Commit(mark).
+  // Batches may be read while earlier ones are still in flight (the shipper pipelines
+  // them) as long as each is committed through its mark, in the order they were read.
+  // REQUIRES for Poll: nothing in flight (every batch committed, or abandoned to be read
+  // again after a restart), since Poll resets offsets on truncation.
+  size_t ReadBatch(size_t max_events, uint64_t max_bytes, std::vector<Event>* out, TailMark* mark = nullptr);
 
-  // Everything returned by ReadBatch so far was acknowledged: advance the checkpoints (to
-  // the start of any multiline event still pending), release files that were rotated and
-  // read to their end, and when `save`, write the checkpoint file atomically. Without
-  // `save` the on-disk checkpoint lags (never leads) delivery; the caller saves later
-  // through the CheckpointStore, and what a crash makes it re-send is deduplicated by id.
-  Status Commit(bool save = true);
+  // The batches up to the one `mark` belongs to were acknowledged (without a mark:
+  // everything returned by ReadBatch so far): advance the checkpoints (to the start of
+  // any multiline event still pending), release files that were rotated and are
+  // acknowledged to their end, and when `save`, write the checkpoint file atomically.
+  // Without `save` the on-disk checkpoint lags (never leads) delivery; the caller saves
+  // later through the CheckpointStore, and what a crash makes it re-send is deduplicated
+  // by id.
+  Status Commit(bool save = true, const TailMark* mark = nullptr);
 
   // True when every open file was read to its end, no multiline event is pending and no
   // file waits to be opened (nothing to send until files grow).
@@ -133,7 +151,9 @@ class FileTailer {
   const Clock& clock_;
   std::vector<std::unique_ptr<TailedFile>> files_;
   size_t next_file_ = 0;  // round-robin start, so one busy file cannot starve the others
+  uint64_t next_serial_ = 1;  // TailedFile::serial of the next file opened
   std::vector<char> buf_;
+  int64_t read_time_ns_ = 0;  // when the current chunk was read: the time of its events
   TailStats stats_;
   std::map<std::string, uint64_t> parked_;  // key -> order in which idle files were closed
   uint64_t park_seq_ = 0;
