@@ -7,6 +7,7 @@
 
 #include <deque>
 #include <functional>
+#include <map>
 
 #include "core/util/fs.h"
 #include "logship/metrics.h"
@@ -17,50 +18,149 @@
 
 namespace logship {
 
-// The shipper's metrics, registered once per process.
+// The shipper's metrics (docs/shipper-metrics.md, "File inputs and delivery"),
+// registered once per process. Families live in the process-wide registry; the
+// per-file series are owned by the probe and removed when their file is let go, so
+// their number is bounded by shipper.max_open_files.
 class Shipper::Probe {
  public:
   Probe()
       : received_(prometheus::BuildCounter().Name("logship_shipper_received_events_total")
-                      .Help("Lines read from files").Register(MetricsRegistry()).Add({})),
+                      .Help("Lines (or pieces of split lines) read from files").Register(MetricsRegistry()).Add({})),
         sent_(prometheus::BuildCounter().Name("logship_shipper_sent_events_total")
                   .Help("Events acknowledged by the queue").Register(MetricsRegistry()).Add({})),
         bytes_(prometheus::BuildCounter().Name("logship_shipper_bytes_total")
                    .Help("Bytes of lines acknowledged by the queue").Register(MetricsRegistry()).Add({})),
         errors_(prometheus::BuildCounter().Name("logship_shipper_errors_total")
-                    .Help("Errors by kind").Register(MetricsRegistry())),
+                    .Help("Errors by kind; a failing file is counted once per failure, not per retry")
+                    .Register(MetricsRegistry())),
+        retries_(prometheus::BuildCounter().Name("logship_shipper_publish_retries_total")
+                     .Help("Batches published again after the queue failed or refused them")
+                     .Register(MetricsRegistry()).Add({})),
         dropped_(prometheus::BuildCounter().Name("logship_shipper_dropped_events_total")
                      .Help("Host metric samples dropped after the queue refused them").Register(MetricsRegistry())
                      .Add({})),
         split_(prometheus::BuildCounter().Name("logship_shipper_split_lines_total")
                    .Help("Pieces cut from lines longer than max_line_bytes").Register(MetricsRegistry()).Add({})),
-        gauges_(prometheus::BuildGauge().Name("logship_shipper_files").Help("Files by state")
-                    .Register(MetricsRegistry())),
-        lag_(prometheus::BuildGauge().Name("logship_shipper_lag_bytes").Help("Unread bytes over all files")
+        rotations_(prometheus::BuildCounter().Name("logship_shipper_rotations_total")
+                       .Help("Files seen renamed away or deleted (then read to their end)")
+                       .Register(MetricsRegistry()).Add({})),
+        truncations_(prometheus::BuildCounter().Name("logship_shipper_truncations_total")
+                         .Help("Files seen truncated (read again from the start)").Register(MetricsRegistry()).Add({})),
+        copies_(prometheus::BuildCounter().Name("logship_shipper_copytruncate_copies_total")
+                    .Help("copytruncate copies recognised and read on from where the original stopped")
+                    .Register(MetricsRegistry()).Add({})),
+        files_(prometheus::BuildGauge().Name("logship_shipper_files")
+                   .Help("Files by state: open (held included), held (rotated or deleted, being drained), "
+                         "waiting (over max_open_files), error (glob matches failing)")
+                   .Register(MetricsRegistry())),
+        held_bytes_(prometheus::BuildGauge().Name("logship_shipper_held_bytes")
+                        .Help("Size of the held files: disk space kept in use by rotated or deleted files")
+                        .Register(MetricsRegistry()).Add({})),
+        lag_(prometheus::BuildGauge().Name("logship_shipper_lag_bytes")
+                 .Help("Bytes not yet acknowledged over all open files (size - acknowledged offset)")
                  .Register(MetricsRegistry()).Add({})),
-        publish_errors_(errors_.Add({{"kind", "publish"}})),
+        file_lag_(prometheus::BuildGauge().Name("logship_shipper_file_lag_bytes")
+                      .Help("Bytes of one open file not yet acknowledged (size - acknowledged offset)")
+                      .Register(MetricsRegistry())),
+        oldest_age_(prometheus::BuildGauge().Name("logship_shipper_oldest_unacked_event_age_seconds")
+                        .Help("Age of the oldest event read but not yet acknowledged by the queue; 0 when none")
+                        .Register(MetricsRegistry()).Add({})),
+        publish_retryable_(errors_.Add({{"kind", "publish_retryable"}})),
+        publish_permanent_(errors_.Add({{"kind", "publish_permanent"}})),
         checkpoint_errors_(errors_.Add({{"kind", "checkpoint"}})),
-        file_errors_(errors_.Add({{"kind", "file"}})),
         held_released_(errors_.Add({{"kind", "held_file_released_unfinished"}})),
-        open_(gauges_.Add({{"state", "open"}})),
-        draining_(gauges_.Add({{"state", "draining"}})),
-        waiting_(gauges_.Add({{"state", "waiting"}})) {}
+        open_(files_.Add({{"state", "open"}})),
+        held_(files_.Add({{"state", "held"}})),
+        waiting_(files_.Add({{"state", "waiting"}})),
+        in_error_(files_.Add({{"state", "error"}})) {
+    for (size_t k = 0; k < kTailErrorKinds; ++k) {
+      tail_errors_[k] = &errors_.Add({{"kind", TailErrorName(static_cast<TailError>(k))}});
+    }
+  }
+
+  ~Probe() {
+    for (auto& [key, series] : file_series_) file_lag_.Remove(series.gauge);
+  }
+
+  // Counts what the tailer did since `prev` and sets the gauges.
+  void Update(const TailStats& ts, const TailStats& prev) {
+    received_.Increment(static_cast<double>(ts.lines_read - prev.lines_read));
+    split_.Increment(static_cast<double>(ts.lines_split - prev.lines_split));
+    rotations_.Increment(static_cast<double>(ts.rotations - prev.rotations));
+    truncations_.Increment(static_cast<double>(ts.truncations - prev.truncations));
+    copies_.Increment(static_cast<double>(ts.copies_recognised - prev.copies_recognised));
+    for (size_t k = 0; k < kTailErrorKinds; ++k) {
+      tail_errors_[k]->Increment(static_cast<double>(ts.errors_by_kind[k] - prev.errors_by_kind[k]));
+    }
+    held_released_.Increment(
+        static_cast<double>(ts.held_files_released_unfinished - prev.held_files_released_unfinished));
+    open_.Set(static_cast<double>(ts.open_files));
+    held_.Set(static_cast<double>(ts.draining_files));
+    waiting_.Set(static_cast<double>(ts.files_waiting));
+    in_error_.Set(static_cast<double>(ts.files_in_error));
+    held_bytes_.Set(static_cast<double>(ts.held_bytes));
+    lag_.Set(static_cast<double>(ts.lag_bytes));
+  }
+
+  // One file_lag_bytes series per open file, labelled {path, inode}; series of files no
+  // longer open (released, closed for max_open_files, renamed) are removed.
+  void UpdateFiles(const std::vector<TailedFileInfo>& files) {
+    ++sync_round_;
+    for (const TailedFileInfo& f : files) {
+      auto it = file_series_.find(f.key);
+      if (it != file_series_.end() && it->second.path != f.path) {
+        file_lag_.Remove(it->second.gauge);
+        file_series_.erase(it);
+        it = file_series_.end();
+      }
+      if (it == file_series_.end()) {
+        prometheus::Gauge* g = &file_lag_.Add({{"path", f.path}, {"inode", std::to_string(f.inode)}});
+        it = file_series_.emplace(f.key, FileSeries{f.path, g, 0}).first;
+      }
+      it->second.gauge->Set(static_cast<double>(f.lag_bytes()));
+      it->second.round = sync_round_;
+    }
+    std::erase_if(file_series_, [&](auto& kv) {
+      if (kv.second.round == sync_round_) return false;
+      file_lag_.Remove(kv.second.gauge);
+      return true;
+    });
+  }
 
   prometheus::Counter& received_;
   prometheus::Counter& sent_;
   prometheus::Counter& bytes_;
   prometheus::Family<prometheus::Counter>& errors_;
+  prometheus::Counter& retries_;
   prometheus::Counter& dropped_;
   prometheus::Counter& split_;
-  prometheus::Family<prometheus::Gauge>& gauges_;
+  prometheus::Counter& rotations_;
+  prometheus::Counter& truncations_;
+  prometheus::Counter& copies_;
+  prometheus::Family<prometheus::Gauge>& files_;
+  prometheus::Gauge& held_bytes_;
   prometheus::Gauge& lag_;
-  prometheus::Counter& publish_errors_;
+  prometheus::Family<prometheus::Gauge>& file_lag_;
+  prometheus::Gauge& oldest_age_;
+  prometheus::Counter& publish_retryable_;
+  prometheus::Counter& publish_permanent_;
   prometheus::Counter& checkpoint_errors_;
-  prometheus::Counter& file_errors_;
   prometheus::Counter& held_released_;
   prometheus::Gauge& open_;
-  prometheus::Gauge& draining_;
+  prometheus::Gauge& held_;
   prometheus::Gauge& waiting_;
+  prometheus::Gauge& in_error_;
+  prometheus::Counter* tail_errors_[kTailErrorKinds];
+
+ private:
+  struct FileSeries {
+    std::string path;
+    prometheus::Gauge* gauge;
+    uint64_t round;
+  };
+  std::map<std::string, FileSeries> file_series_;  // by "<device>:<inode>"
+  uint64_t sync_round_ = 0;
 };
 
 Shipper::Shipper(Config config, EventProducer* events, SampleProducer* samples, const Clock& clock)
@@ -71,6 +171,7 @@ Shipper::~Shipper() { Stop(); }
 Status Shipper::Start() {
   LOGSHIP_RETURN_IF_ERROR(MakeDirs(config_.data_dir));
   tail_thread_ = std::thread([this] { TailLoop(); });
+  age_thread_ = std::thread([this] { AgeLoop(); });
   if (samples_ != nullptr && config_.shipper.host_metrics.enabled) {
     metrics_thread_ = std::thread([this] { HostMetricsLoop(); });
   }
@@ -85,6 +186,7 @@ void Shipper::Stop() {
   }
   cv_.notify_all();
   if (tail_thread_.joinable()) tail_thread_.join();
+  if (age_thread_.joinable()) age_thread_.join();
   if (metrics_thread_.joinable()) metrics_thread_.join();
 }
 
@@ -153,12 +255,15 @@ void Shipper::TailLoop() {
     TailMark mark;
     uint64_t bytes = 0;
     bool failed = false;  // its Finish failed: publish it again before committing
+    int64_t begun_ms = 0;  // when it was handed to the queue, for the oldest-unacked age
   };
   std::deque<Batch> in_flight;
   size_t unfinished = 0;  // the newest `unfinished` of in_flight were begun, not finished
   const size_t window = std::max<size_t>(1, events_->max_in_flight());
+  // Called for in_flight.front() just before it is popped.
   auto acknowledged = [&](const Batch& b) {
     (void)tailer.Commit(/*save=*/false, &b.mark);
+    oldest_unacked_ms_.store(in_flight.size() > 1 ? in_flight[1].begun_ms : 0);
     unsaved = true;
     if (clock_.NowMs() - last_save_ms >= config_.shipper.checkpoint_interval.count()) save();
     probe_->sent_.Increment(static_cast<double>(b.events.size()));
@@ -170,19 +275,37 @@ void Shipper::TailLoop() {
   };
   // Publishes one batch until the queue takes it; false when the shipper is stopping
   // (the batch's checkpoint did not advance, so the next start reads it again).
+  auto count_failure = [&](const Status& s) {
+    const bool permanent = s.code() == StatusCode::kPermanent;
+    (permanent ? probe_->publish_permanent_ : probe_->publish_retryable_).Increment();
+    probe_->retries_.Increment();
+    std::lock_guard<std::mutex> lock(mu_);
+    ++stats_.publish_retries;
+  };
   auto publish_until_taken = [&](const Batch& b) {
     Millis backoff(100);
+    uint64_t failures = 0;
     for (;;) {
       Status s = events_->Publish(b.events);
-      if (s.ok()) return true;
-      if (s.code() == StatusCode::kCancelled) return false;
-      probe_->publish_errors_.Increment();
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        ++stats_.publish_retries;
+      if (s.ok()) {
+        if (failures > 0) {
+          spdlog::info("shipper: the queue accepted the batch after {} failed attempts; reading resumes", failures);
+        }
+        return true;
       }
-      spdlog::warn("shipper: publishing {} events failed ({}); retrying in {} ms", b.events.size(), s.ToString(),
-                   backoff.count());
+      if (s.code() == StatusCode::kCancelled) return false;
+      count_failure(s);
+      ++failures;
+      // Retryable or not, the batch is never dropped: a refused batch (e.g. a message
+      // over the broker's size limit) blocks this input until the operator acts, loudly.
+      if (s.code() == StatusCode::kPermanent) {
+        spdlog::error("shipper: the queue refused a batch of {} events ({}); it is not dropped: retrying in {} ms "
+                      "until the queue accepts it (fix the queue's configuration or limits)",
+                      b.events.size(), s.ToString(), backoff.count());
+      } else {
+        spdlog::warn("shipper: publishing {} events failed ({}); retrying in {} ms", b.events.size(), s.ToString(),
+                     backoff.count());
+      }
       if (!WaitFor(backoff)) return false;
       backoff = std::min(backoff * 2, Millis(5000));
     }
@@ -202,7 +325,7 @@ void Shipper::TailLoop() {
     for (size_t i = 1; i < in_flight.size(); ++i) in_flight[i].failed = !events_->Finish().ok();
     unfinished = 0;
     if (s.code() == StatusCode::kCancelled) return false;
-    probe_->publish_errors_.Increment();
+    count_failure(s);
     spdlog::warn("shipper: publishing {} events failed ({}); publishing again", in_flight.front().events.size(),
                  s.ToString());
     while (!in_flight.empty()) {
@@ -236,6 +359,7 @@ void Shipper::TailLoop() {
       if (stopping_) return;
     }
     int64_t now = clock_.NowMs();
+    bool polled = false;
     if (now - last_poll_ms >= config_.shipper.poll_interval.count()) {
       // Poll may restart a truncated file from 0: nothing may be in flight then.
       while (!in_flight.empty()) {
@@ -243,6 +367,7 @@ void Shipper::TailLoop() {
       }
       tailer.Poll();
       last_poll_ms = now;
+      polled = true;
     }
     if (in_flight.size() >= window) {
       if (!finish_oldest()) return;
@@ -253,16 +378,9 @@ void Shipper::TailLoop() {
     size_t n = tailer.ReadBatch(config_.shipper.batch_max_events, config_.shipper.batch_max_bytes, &batch.events,
                                 &batch.mark);
     const TailStats& ts = tailer.stats();
-    probe_->received_.Increment(static_cast<double>(ts.lines_read - prev.lines_read));
-    probe_->split_.Increment(static_cast<double>(ts.lines_split - prev.lines_split));
-    probe_->file_errors_.Increment(static_cast<double>(ts.errors - prev.errors));
-    probe_->open_.Set(static_cast<double>(ts.open_files));
-    probe_->draining_.Set(static_cast<double>(ts.draining_files));
-    probe_->waiting_.Set(static_cast<double>(ts.files_waiting));
-    probe_->held_released_.Increment(
-        static_cast<double>(ts.held_files_released_unfinished - prev.held_files_released_unfinished));
-    probe_->lag_.Set(static_cast<double>(ts.lag_bytes));
+    probe_->Update(ts, prev);
     prev = ts;
+    if (polled) probe_->UpdateFiles(tailer.Files());
     if (n == 0) {
       if (!in_flight.empty()) {
         if (!finish_oldest()) return;
@@ -277,10 +395,22 @@ void Shipper::TailLoop() {
     }
     caught_up_.store(false);
     for (const Event& e : batch.events) batch.bytes += e.raw.size();
+    batch.begun_ms = clock_.NowMs();
     in_flight.push_back(std::move(batch));
+    if (in_flight.size() == 1) oldest_unacked_ms_.store(in_flight.front().begun_ms);
     events_->Begin(in_flight.back().events);
     ++unfinished;
   }
+}
+
+// Keeps logship_shipper_oldest_unacked_event_age_seconds current while the tail loop is
+// blocked in a publish (a Kafka publish may wait up to queue.kafka.timeout).
+void Shipper::AgeLoop() {
+  do {
+    int64_t since = oldest_unacked_ms_.load();
+    probe_->oldest_age_.Set(since == 0 ? 0.0 : static_cast<double>(std::max<int64_t>(clock_.NowMs() - since, 0)) / 1000);
+  } while (WaitFor(Millis(500)));
+  probe_->oldest_age_.Set(0);
 }
 
 void Shipper::HostMetricsLoop() {

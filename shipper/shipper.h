@@ -49,6 +49,7 @@ class Shipper {
   class Probe;
   void TailLoop();
   void HostMetricsLoop();
+  void AgeLoop();
   bool WaitFor(Millis d);  // false when stopping
 
   Config config_;
@@ -56,12 +57,14 @@ class Shipper {
   SampleProducer* samples_;
   const Clock& clock_;
   std::unique_ptr<Probe> probe_;
-  std::thread tail_thread_, metrics_thread_;
+  std::thread tail_thread_, metrics_thread_, age_thread_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;  // GUARDED_BY(mu_)
   FileTailer* tailer_ = nullptr;  // GUARDED_BY(mu_); the tail loop's, so Stop can wake it
   std::atomic<bool> caught_up_{false};
+  // When the batch being published was read (clock_ ms); 0 when none is in flight.
+  std::atomic<int64_t> oldest_unacked_ms_{0};
   ShipperStats stats_;     // GUARDED_BY(mu_)
   Status start_status_;
 };

@@ -12,6 +12,8 @@
 #include <algorithm>
 #include <charconv>
 #include <cerrno>
+#include <cinttypes>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <set>
@@ -26,9 +28,32 @@ namespace logship {
 namespace {
 
 constexpr size_t kFingerprintBytes = 256;
+constexpr size_t kAnchorBytes = 256;
 constexpr int64_t kCheckpointRetentionMs = 7LL * 24 * 3600 * 1000;
 
 std::string KeyOf(uint64_t dev, uint64_t ino) { return std::to_string(dev) + ":" + std::to_string(ino); }
+
+bool ParseKey(const std::string& key, uint64_t* dev, uint64_t* ino) {
+  return std::sscanf(key.c_str(), "%" SCNu64 ":%" SCNu64, dev, ino) == 2;
+}
+
+// The hash of the up to kAnchorBytes bytes before `offset`; false on a short read.
+bool HashBefore(int fd, uint64_t offset, uint64_t* out) {
+  char buf[kAnchorBytes];
+  size_t len = static_cast<size_t>(std::min<uint64_t>(offset, kAnchorBytes));
+  if (len > 0 && ::pread(fd, buf, len, static_cast<off_t>(offset - len)) != static_cast<ssize_t>(len)) return false;
+  *out = Hash64().Add(std::string_view(buf, len)).Digest();
+  return true;
+}
+
+const char* DescribeMode(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a regular file";
+}
 
 std::vector<std::string> Glob(const std::string& pattern) {
   std::vector<std::string> out;
@@ -40,9 +65,9 @@ std::vector<std::string> Glob(const std::string& pattern) {
   return out;
 }
 
-// The hash of the first line (or first kFingerprintBytes); false while the file has
-// neither.
-bool ReadFingerprint(int fd, uint64_t* out) {
+// The hash of the first line (or first kFingerprintBytes) and its length; false while
+// the file has neither.
+bool ReadFingerprint(int fd, uint64_t* out, size_t* length = nullptr) {
   char head[kFingerprintBytes];
   ssize_t n = ::pread(fd, head, sizeof head, 0);
   if (n <= 0) return false;
@@ -56,6 +81,7 @@ bool ReadFingerprint(int fd, uint64_t* out) {
     return false;
   }
   *out = Hash64().Add(std::string_view(head, len)).Digest();
+  if (length != nullptr) *length = len;
   return true;
 }
 
@@ -76,6 +102,16 @@ constexpr uint32_t kWatchMask = IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_MOD
 
 }  // namespace
 
+const char* TailErrorName(TailError kind) {
+  switch (kind) {
+    case TailError::kOpen: return "open";
+    case TailError::kNotRegular: return "not_regular";
+    case TailError::kRead: return "read";
+    case TailError::kPattern: return "pattern";
+  }
+  return "unknown";
+}
+
 // An input with its multiline patterns compiled once.
 struct FileTailer::Input {
   const FileInputConfig* config = nullptr;
@@ -92,10 +128,22 @@ struct FileTailer::TailedFile {
   bool identified = false;
   uint64_t base_fingerprint = 0;
   uint64_t generation = 0;
+  // A copytruncate copy carries its original's device and inode in its ids (0: its own).
+  uint64_t origin_dev = 0, origin_ino = 0;
   FileIdentity identity;  // valid once identified
   std::string id_prefix;  // FileEventIdPrefix(host, identity), valid once identified
   uint64_t read_off = 0;  // end of the last line handed out
   uint64_t acked_off = 0;
+  std::string tail;  // the (up to kAnchorBytes) bytes before read_off, as read
+  std::vector<FileAnchor> anchors;  // see FileCheckpoint::anchors; RecordAnchor adds
+  uint64_t size = 0;          // as of the last Poll
+  int64_t mtime_ns = 0;       // as of the last Poll
+  int64_t copy_wait_since_ms = 0;  // looks like a copy of an open file: waiting since
+  bool read_failing = false;  // a read error was reported and not yet followed by a good read
+  bool fresh = false;         // opened by the Poll in progress: not to be closed by it
+  // Truncated with no complete first line yet: the fingerprint is taken before anything of
+  // the new contents is read (RefreshFingerprint).
+  bool fingerprint_pending = false;
   bool rotated = false;   // the path no longer leads here: read to the end, then release
   int64_t rotated_at_ms = 0;
   bool at_eof = false;
@@ -114,6 +162,23 @@ struct FileTailer::TailedFile {
     if (fd >= 0) ::close(fd);
   }
   std::string key() const { return KeyOf(dev, ino); }
+  bool borrowed() const { return origin_ino != 0; }
+  void SetIdentity(const std::string& host) {
+    identity = FileIdentity{borrowed() ? origin_dev : dev, borrowed() ? origin_ino : ino,
+                            Hash64().Add(base_fingerprint).Add(generation).Digest()};
+    id_prefix = FileEventIdPrefix(host, identity);
+  }
+  FileAnchor CurrentAnchor() const { return {read_off, Hash64().Add(tail).Digest()}; }
+  void RecordAnchor() {
+    if (read_off > 0) AddAnchor(anchors, CurrentAnchor());
+  }
+  // Where delivery is (offset), and where reading is (the last anchor): everything sent
+  // under this identity lies before it.
+  FileCheckpoint Checkpoint(int64_t now_ms) const {
+    FileCheckpoint cp{path, base_fingerprint, generation, acked_off, now_ms, anchors, origin_dev, origin_ino};
+    if (read_off > 0) AddAnchor(cp.anchors, CurrentAnchor());
+    return cp;
+  }
 };
 
 FileTailer::FileTailer(std::vector<FileInputConfig> inputs, std::string host, CheckpointStore* checkpoints,
@@ -133,6 +198,7 @@ FileTailer::FileTailer(std::vector<FileInputConfig> inputs, std::string host, Ch
       auto re = std::make_unique<RE2>(pattern, RE2::Quiet);
       if (!re->ok()) {
         ++stats_.errors;
+        ++stats_.errors_by_kind[static_cast<size_t>(TailError::kPattern)];
         spdlog::error("tail: multiline pattern \"{}\" does not compile ({}); lines are sent one by one", pattern,
                       re->error());
       } else if (!c.multiline.start.empty()) {
@@ -152,17 +218,29 @@ FileTailer::~FileTailer() {
   if (wake_fd_ >= 0) ::close(wake_fd_);
 }
 
-void FileTailer::OpenFile(const std::string& path, const Input* input, uint64_t dev, uint64_t ino) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+// Logs and counts a failing path once; it stays "failing" while Poll keeps seeing the
+// failure and is forgotten once it no longer does (so a new failure is reported again).
+void FileTailer::Fail(const std::string& path, TailError kind, const std::string& what) {
+  failing_this_poll_.insert(path);
+  auto it = failing_.find(path);
+  if (it != failing_.end() && it->second == kind) return;
+  failing_[path] = kind;
+  ++stats_.errors;
+  ++stats_.errors_by_kind[static_cast<size_t>(kind)];
+  spdlog::error("tail: {} {}; not followed until that changes (error kind {})", path, what, TailErrorName(kind));
+}
+
+FileTailer::TailedFile* FileTailer::OpenFile(const std::string& path, const Input* input, uint64_t dev,
+                                             uint64_t ino) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
-    ++stats_.errors;
-    spdlog::warn("tail: cannot open {}: {}", path, std::strerror(errno));
-    return;
+    if (errno != ENOENT) Fail(path, TailError::kOpen, std::string("cannot be opened: ") + std::strerror(errno));
+    return nullptr;
   }
   struct stat st;
-  if (::fstat(fd, &st) != 0 || st.st_dev != dev || st.st_ino != ino) {
+  if (::fstat(fd, &st) != 0 || st.st_dev != dev || st.st_ino != ino || !S_ISREG(st.st_mode)) {
     ::close(fd);  // replaced between stat and open; the next Poll sees the new one
-    return;
+    return nullptr;
   }
   auto f = std::make_unique<TailedFile>();
   f->path = path;
@@ -172,37 +250,211 @@ void FileTailer::OpenFile(const std::string& path, const Input* input, uint64_t 
   f->dev = dev;
   f->ino = ino;
   f->seen = true;
-  Identify(*f);
-  spdlog::info("tail: following {} (inode {}, from offset {})", path, ino, f->read_off);
+  f->fresh = true;
+  f->size = static_cast<uint64_t>(st.st_size);
+  f->mtime_ns = st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec;
   files_.push_back(std::move(f));
+  return files_.back().get();
+}
+
+// Before a file is identified: its key's checkpoint describes other contents when the
+// first line differs (the inode was reused, or the file was truncated and written again
+// while we were not running) or the file is shorter than the offset (truncated). Such a
+// checkpoint is retired, so that a copy of those contents finds it (ContinueCopy) and the
+// file itself starts afresh. Idempotent.
+void FileTailer::RetireStaleCheckpoint(TailedFile& f) {
+  const FileCheckpoint* cp = checkpoints_->Find(f.key());
+  if (cp == nullptr) return;
+  uint64_t fp = 0;
+  const bool have_fp = ReadFingerprint(f.fd, &fp);
+  struct stat st;
+  const uint64_t size = ::fstat(f.fd, &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+  if (have_fp && fp == cp->fingerprint && cp->offset <= size) return;  // ours: resume
+  if ((!have_fp || fp == cp->fingerprint) && cp->offset > size) {
+    ++stats_.truncations;  // truncated while we were not running
+    spdlog::info("tail: {} is shorter than where delivery stopped ({} < {}): truncated (or its inode reused) while "
+                 "logship was not running; reading it from the start",
+                 f.path, size, cp->offset);
+  } else if (!have_fp) {
+    return;  // a partial first line that does not yet tell: decide once it is complete
+  }
+  checkpoints_->Retire(f.key(), *cp, clock_.NowMs());
+  checkpoints_->Erase(f.key());
+}
+
+// The generation for a file starting afresh under its own identity: past every retired
+// generation of the same key and first line, so that new contents never reuse old ids.
+uint64_t FileTailer::NextOwnGeneration(const TailedFile& f) const {
+  uint64_t next = 0;
+  const std::string key = f.key();
+  for (const RetiredCheckpoint& r : checkpoints_->retired()) {
+    if (r.key == key && r.checkpoint.fingerprint == f.base_fingerprint && r.checkpoint.origin_inode == 0) {
+      next = std::max(next, r.checkpoint.generation + 1);
+    }
+  }
+  return next;
+}
+
+// A new file whose first line and anchor bytes match a retired checkpoint of another
+// inode is a copy of those contents (copytruncate): it continues them with the same ids,
+// from where their delivery stopped (or from the anchor it was matched at, when the copy
+// ends before that: lines between are sent again, same ids). The anchor must lie past the
+// first line, so that a new file merely starting with the same header line is not taken
+// for a copy; a copy of contents read no further than their first line is a new file.
+bool FileTailer::ContinueCopy(TailedFile& f, uint64_t fingerprint, size_t first_line, uint64_t size) {
+  const auto& retired = checkpoints_->retired();
+  const std::string key = f.key();
+  for (size_t i = retired.size(); i-- > 0;) {
+    const RetiredCheckpoint& r = retired[i];
+    const FileCheckpoint& cp = r.checkpoint;
+    if (cp.fingerprint != fingerprint || (r.key == key && cp.origin_inode == 0)) continue;
+    const FileAnchor* match = nullptr;
+    for (auto a = cp.anchors.rbegin(); a != cp.anchors.rend() && match == nullptr; ++a) {
+      uint64_t hash = 0;
+      if (a->offset <= first_line || a->offset > size) continue;
+      if (HashBefore(f.fd, a->offset, &hash) && hash == a->hash) match = &*a;
+    }
+    if (match == nullptr) continue;
+    uint64_t dev = cp.origin_device, ino = cp.origin_inode;
+    if (ino == 0 && !ParseKey(r.key, &dev, &ino)) continue;
+    f.origin_dev = dev;
+    f.origin_ino = ino;
+    f.generation = cp.generation;
+    f.read_off = f.acked_off = std::min(cp.offset, match->offset);
+    ++stats_.copies_recognised;
+    spdlog::info("tail: {} is a copy of {} as it was before its truncation (copytruncate); reading it from offset {} "
+                 "with the original's event ids ({} bytes the original's delivery had not reached)",
+                 f.path, cp.path, f.read_off, size - f.read_off);
+    // The entry stays: another copy of the same contents would carry the same ids too,
+    // and NextOwnGeneration needs it.
+    return true;
+  }
+  return false;
+}
+
+// True while `f` looks like a copy of an open file not yet truncated: same first line,
+// the open file at least as long, the same bytes before f's end; or an open file with the
+// same first line was truncated and no Poll has handled that yet. Reading it now would
+// send the original's lines again under new ids; once the original is truncated its
+// checkpoint is retired and ContinueCopy takes over. After kCopyWaitMs it is a new file
+// (a copy nobody truncates, e.g. `cp app.log backup.log`, is then read in full).
+bool FileTailer::LooksLikeCopyInProgress(TailedFile& f, uint64_t fingerprint, size_t first_line, uint64_t size) {
+  const int64_t now = clock_.NowMs();
+  for (const auto& o : files_) {
+    if (o.get() == &f || !o->identified || o->rotated || o->base_fingerprint != fingerprint) continue;
+    struct stat st;
+    if (::fstat(o->fd, &st) != 0) continue;
+    const uint64_t o_size = static_cast<uint64_t>(st.st_size);
+    uint64_t o_fp = 0;
+    // Truncated a moment ago, not yet noticed by a Poll: the next one retires its
+    // checkpoint, and then the copy is recognised.
+    const bool o_truncated = o_size < o->read_off || (ReadFingerprint(o->fd, &o_fp) && o_fp != o->base_fingerprint);
+    if (!o_truncated) {
+      if (o_size < size) continue;
+      if (size > first_line) {
+        uint64_t a = 0, b = 0;
+        if (!HashBefore(f.fd, size, &a) || !HashBefore(o->fd, size, &b) || a != b) continue;
+      }
+    }
+    if (f.copy_wait_since_ms == 0) {
+      f.copy_wait_since_ms = now;
+      spdlog::info("tail: {} looks like a copy of {}; waiting up to {} s for the original to be truncated "
+                   "(copytruncate) before reading it",
+                   f.path, o->path, kCopyWaitMs / 1000);
+    }
+    if (now - f.copy_wait_since_ms < kCopyWaitMs) return true;
+    spdlog::warn("tail: {} looks like a copy of {}, which was not truncated within {} s; reading it as a file of "
+                 "its own (its lines are sent again, under new ids)",
+                 f.path, o->path, kCopyWaitMs / 1000);
+    return false;
+  }
+  return false;
 }
 
 // Reads the first line (or first kFingerprintBytes) to fix the file's identity and looks
-// up where delivery stopped. A file without a complete first line yet stays unidentified.
+// up where delivery stopped. A file without a complete first line yet stays unidentified,
+// and so does a probable copy waiting for its original's truncation.
 bool FileTailer::Identify(TailedFile& f) {
-  if (!ReadFingerprint(f.fd, &f.base_fingerprint)) return false;
+  uint64_t fp = 0;
+  size_t first_line = 0;
+  if (!ReadFingerprint(f.fd, &fp, &first_line)) return false;
+  RetireStaleCheckpoint(f);
   struct stat st;
-  uint64_t size = ::fstat(f.fd, &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+  const uint64_t size = ::fstat(f.fd, &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+  f.base_fingerprint = fp;
   f.generation = 0;
+  f.origin_dev = f.origin_ino = 0;
   f.read_off = f.acked_off = 0;
-  if (const FileCheckpoint* cp = checkpoints_->Find(f.key()); cp && cp->fingerprint == f.base_fingerprint) {
+  f.anchors.clear();
+  if (const FileCheckpoint* cp = checkpoints_->Find(f.key())) {
+    // RetireStaleCheckpoint left it: same first line, offset within the file.
     f.generation = cp->generation;
-    if (cp->offset <= size) {
-      f.read_off = f.acked_off = cp->offset;
-    } else {
-      ++f.generation;  // truncated while we were not running
-      ++stats_.truncations;
-    }
+    f.origin_dev = cp->origin_device;
+    f.origin_ino = cp->origin_inode;
+    f.read_off = f.acked_off = cp->offset;
+    f.anchors = cp->anchors;
+  } else if (!ContinueCopy(f, fp, first_line, size)) {
+    if (LooksLikeCopyInProgress(f, fp, first_line, size)) return false;
+    f.generation = NextOwnGeneration(f);
   }
-  f.identity = FileIdentity{f.dev, f.ino, Hash64().Add(f.base_fingerprint).Add(f.generation).Digest()};
-  f.id_prefix = FileEventIdPrefix(host_, f.identity);
+  f.copy_wait_since_ms = 0;
+  f.tail.clear();
+  if (f.read_off > 0) {
+    // The anchor bytes before the resume offset (the file was checked to be the same).
+    char buf[kAnchorBytes];
+    size_t len = static_cast<size_t>(std::min<uint64_t>(f.read_off, kAnchorBytes));
+    ssize_t n = ::pread(f.fd, buf, len, static_cast<off_t>(f.read_off - len));
+    if (n > 0) f.tail.assign(buf, static_cast<size_t>(n));
+  }
+  f.SetIdentity(host_);
   f.identified = true;
+  spdlog::info("tail: following {} (inode {}, from offset {})", f.path, f.ino, f.read_off);
+  return true;
+}
+
+// The file shrank below what was read, or its first line changed: it was truncated and
+// perhaps written again. Its old contents' checkpoint is retired (a copytruncate copy
+// continues it) and reading restarts at 0 under a new identity.
+void FileTailer::RestartAfterTruncation(TailedFile& f) {
+  ++stats_.truncations;
+  spdlog::info("tail: {} was truncated (at offset {}); reading it from the start", f.path, f.read_off);
+  if (f.pending_lines > 0) {
+    spdlog::warn("tail: {}: a multiline event of {} lines at offset {} was lost to the truncation", f.path,
+                 f.pending_lines, f.pending_off);
+    f.pending.clear();
+    f.pending_lines = 0;
+  }
+  const int64_t now = clock_.NowMs();
+  checkpoints_->Retire(f.key(), f.Checkpoint(now), now);
+  // With no complete first line yet the old fingerprint stays until there is one
+  // (RefreshFingerprint, before any line is read); the generation alone keeps the new
+  // contents' ids apart from the old ones meanwhile.
+  f.fingerprint_pending = !ReadFingerprint(f.fd, &f.base_fingerprint);
+  // New contents are the file's own (a copy's too). The generation follows from the
+  // retired checkpoints alone, so that a restart computes the same one.
+  f.origin_dev = f.origin_ino = 0;
+  f.generation = NextOwnGeneration(f);
+  f.read_off = f.acked_off = 0;
+  f.tail.clear();
+  f.anchors.clear();
+  f.SetIdentity(host_);
+  checkpoints_->Put(f.key(), f.Checkpoint(now));
+}
+
+// After a truncation that left no complete first line: takes the new contents' first
+// line as the fingerprint once it is complete. False while it is not.
+bool FileTailer::RefreshFingerprint(TailedFile& f) {
+  if (!ReadFingerprint(f.fd, &f.base_fingerprint)) return false;
+  f.fingerprint_pending = false;
+  f.generation = NextOwnGeneration(f);
+  f.SetIdentity(host_);
   return true;
 }
 
 void FileTailer::Poll() {
   WatchDirectories();
   const int64_t now = clock_.NowMs();
+  failing_this_poll_.clear();
   for (auto& f : files_) f->seen = false;
   struct Candidate {
     std::string path;
@@ -216,8 +468,16 @@ void FileTailer::Poll() {
       for (const std::string& path : Glob(pattern)) {
         if (Excluded(*input->config, path)) continue;
         struct stat st;
-        if (::stat(path.c_str(), &st) != 0) continue;
-        if (!S_ISREG(st.st_mode)) continue;  // directories and devices matched by a glob
+        if (::stat(path.c_str(), &st) != 0) {
+          // Gone since the glob (ENOENT), or a dangling symlink: nothing to follow.
+          if (errno != ENOENT) Fail(path, TailError::kOpen, std::string("cannot be examined: ") + std::strerror(errno));
+          continue;
+        }
+        if (!S_ISREG(st.st_mode)) {
+          // Never opened: opening a FIFO blocks, reading a device never ends.
+          Fail(path, TailError::kNotRegular, std::string("is ") + DescribeMode(st.st_mode) + ", not a regular file");
+          continue;
+        }
         std::string key = KeyOf(st.st_dev, st.st_ino);
         if (!keys_seen.insert(key).second) continue;  // matched twice (two globs, symlink)
         auto it = std::find_if(files_.begin(), files_.end(), [&](const auto& f) {
@@ -240,38 +500,37 @@ void FileTailer::Poll() {
       spdlog::info("tail: {} was rotated or deleted; reading it to its end", f->path);
     }
     struct stat st;
-    if (::fstat(f->fd, &st) == 0) {
-      uint64_t size = static_cast<uint64_t>(st.st_size);
-      if (f->identified && size < f->read_off) {
-        ++stats_.truncations;
-        spdlog::info("tail: {} was truncated ({} < {}); reading from the start", f->path, size, f->read_off);
-        if (f->pending_lines > 0) {
-          spdlog::warn("tail: {}: a multiline event of {} lines at offset {} was lost to the truncation", f->path,
-                       f->pending_lines, f->pending_off);
-          f->pending.clear();
-          f->pending_lines = 0;
-        }
-        // The next generation keeps the new contents' ids apart from the old ones at the
-        // same offsets. With no complete first line yet the old fingerprint stays; the
-        // generation alone keeps ids apart.
-        ReadFingerprint(f->fd, &f->base_fingerprint);
-        f->generation++;
-        f->read_off = f->acked_off = 0;
-        f->identity.fingerprint = Hash64().Add(f->base_fingerprint).Add(f->generation).Digest();
-        f->id_prefix = FileEventIdPrefix(host_, f->identity);
+    if (::fstat(f->fd, &st) != 0) continue;
+    const uint64_t size = static_cast<uint64_t>(st.st_size);
+    const int64_t mtime_ns = st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec;
+    if (f->identified) {
+      bool truncated = size < f->read_off;
+      if (!truncated && !f->fingerprint_pending && (size != f->size || mtime_ns != f->mtime_ns)) {
+        // Truncated and written past the old offset again between two Polls: the first
+        // line tells (unless the new one is the same).
+        uint64_t fp = 0;
+        truncated = ReadFingerprint(f->fd, &fp) && fp != f->base_fingerprint;
       }
-      if (size > f->read_off) f->at_eof = false;
+      if (truncated) RestartAfterTruncation(*f);
     }
+    f->size = size;
+    f->mtime_ns = mtime_ns;
+    if (size > f->read_off) f->at_eof = false;
   }
-  // A held file is bounded in time: past max_hold it is released even though unread.
   std::erase_if(files_, [&](const auto& f) {
-    if (!f->rotated || now - f->rotated_at_ms < options_.max_hold.count()) return false;
-    struct stat st;
-    uint64_t size = ::fstat(f->fd, &st) == 0 ? static_cast<uint64_t>(st.st_size) : f->read_off;
+    if (!f->rotated) return false;
+    // A held file read to its end and acknowledged is done (Commit does the same; this
+    // covers a quiet tail loop that has no batch to commit).
+    if (f->at_eof && f->pending_lines == 0 && f->acked_off == f->read_off && f->size <= f->read_off) {
+      spdlog::info("tail: released {} after reading it to its end ({} bytes)", f->path, f->read_off);
+      return true;
+    }
+    // A held file is bounded in time: past max_hold it is released even though unread.
+    if (now - f->rotated_at_ms < options_.max_hold.count()) return false;
     ++stats_.held_files_released_unfinished;
     spdlog::error("tail: {} (inode {}) was rotated or deleted {} s ago and is still not read to its end; releasing "
                   "it after max_hold with {} bytes unsent",
-                  f->path, f->ino, (now - f->rotated_at_ms) / 1000, size > f->acked_off ? size - f->acked_off : 0);
+                  f->path, f->ino, (now - f->rotated_at_ms) / 1000, f->size > f->acked_off ? f->size - f->acked_off : 0);
     return true;
   });
   // New files within max_open_files: files never parked first, then those parked longest
@@ -281,39 +540,59 @@ void FileTailer::Poll() {
     return (pa == parked_.end() ? 0 : pa->second) < (pb == parked_.end() ? 0 : pb->second);
   });
   size_t waiting = 0;
+  std::vector<TailedFile*> opened;
   for (const Candidate& c : candidates) {
     if (files_.size() >= options_.max_open_files && !CloseOneIdleFile()) {
       ++waiting;
       continue;
     }
     parked_.erase(KeyOf(c.dev, c.ino));
-    OpenFile(c.path, c.input, c.dev, c.ino);
+    if (TailedFile* f = OpenFile(c.path, c.input, c.dev, c.ino)) opened.push_back(f);
   }
   std::erase_if(parked_, [&](const auto& kv) { return keys_seen.count(kv.first) == 0; });
+  // Every stale checkpoint of the files just opened is retired before any of them is
+  // identified: after a restart, a copytruncate copy may be globbed before its original.
+  for (TailedFile* f : opened) RetireStaleCheckpoint(*f);
+  for (TailedFile* f : opened) {
+    f->fresh = false;
+    if (!Identify(*f) && f->copy_wait_since_ms == 0) {
+      spdlog::info("tail: following {} (inode {}) once it has a complete first line", f->path, f->ino);
+    }
+  }
+  std::erase_if(failing_, [&](const auto& kv) { return failing_this_poll_.count(kv.first) == 0; });
 
   uint64_t lag = 0, held_bytes = 0;
   size_t draining = 0;
   for (auto& f : files_) {
     struct stat st;
-    if (::fstat(f->fd, &st) != 0) continue;
-    uint64_t size = static_cast<uint64_t>(st.st_size);
-    if (size > f->read_off) lag += size - f->read_off;
+    if (::fstat(f->fd, &st) == 0) f->size = static_cast<uint64_t>(st.st_size);
+    if (f->size > f->acked_off) lag += f->size - f->acked_off;
     if (f->rotated) {
       ++draining;
-      held_bytes += size;
+      held_bytes += f->size;
     }
   }
   stats_.open_files = files_.size();
   stats_.draining_files = draining;
   stats_.held_bytes = held_bytes;
   stats_.files_waiting = waiting;
+  stats_.files_in_error = failing_.size();
   stats_.lag_bytes = lag;
+}
+
+std::vector<TailedFileInfo> FileTailer::Files() const {
+  std::vector<TailedFileInfo> out;
+  out.reserve(files_.size());
+  for (const auto& f : files_) out.push_back({f->key(), f->path, f->ino, f->size, f->acked_off, f->rotated});
+  return out;
 }
 
 // Closes the idle file open longest (read to its end, acknowledged, not held); its
 // checkpoint is already saved, so reopening it later resumes where it stopped.
 bool FileTailer::CloseOneIdleFile() {
-  auto it = std::find_if(files_.begin(), files_.end(), [](const auto& f) { return f->idle() || (!f->identified && !f->rotated); });
+  auto it = std::find_if(files_.begin(), files_.end(), [](const auto& f) {
+    return !f->fresh && (f->idle() || (!f->identified && !f->rotated));
+  });
   if (it == files_.end()) return false;
   spdlog::debug("tail: closing idle {} to stay within max_open_files ({})", (*it)->path, options_.max_open_files);
   parked_[(*it)->key()] = ++park_seq_;
@@ -478,9 +757,27 @@ size_t FileTailer::ReadFrom(TailedFile& f, size_t max_events, uint64_t max_bytes
     ssize_t n = ::pread(f.fd, buf_.data(), chunk, static_cast<off_t>(f.read_off));
     if (n < 0) {
       if (errno == EINTR) continue;
-      ++stats_.errors;
-      spdlog::warn("tail: read {}: {}", f.path, std::strerror(errno));
+      if (!f.read_failing) {
+        f.read_failing = true;
+        ++stats_.errors;
+        ++stats_.errors_by_kind[static_cast<size_t>(TailError::kRead)];
+        spdlog::error("tail: cannot read {} at offset {}: {}; retrying (error kind read)", f.path, f.read_off,
+                      std::strerror(errno));
+      }
       return produced();
+    }
+    f.read_failing = false;
+    if (n > 0 && !f.fingerprint_pending) {
+      // Truncated (and written again past read_off) since the last Poll? Then these bytes
+      // are not the continuation of what was read: the first line tells, checked after the
+      // read so that bytes read before a truncation are not rejected.
+      uint64_t fp = 0;
+      if (!ReadFingerprint(f.fd, &fp)) return produced();  // truncated; wait for a first line
+      if (fp != f.base_fingerprint) {
+        RestartAfterTruncation(f);
+        if (f.fingerprint_pending) return produced();
+        continue;
+      }
     }
     if (n == 0) return reached_end();
     read_time_ns_ = clock_.NowNs();  // every line of this read gets its time
@@ -513,6 +810,12 @@ size_t FileTailer::ReadFrom(TailedFile& f, size_t max_events, uint64_t max_bytes
     uint64_t consumed = static_cast<uint64_t>(p - begin);
     stats_.bytes_read += consumed;
     f.read_off += consumed;
+    if (consumed >= kAnchorBytes) {
+      f.tail.assign(p - kAnchorBytes, kAnchorBytes);
+    } else if (consumed > 0) {
+      f.tail.append(begin, consumed);
+      if (f.tail.size() > kAnchorBytes) f.tail.erase(0, f.tail.size() - kAnchorBytes);
+    }
     if (consumed == 0) return reached_end();  // only a partial line is left
     if (static_cast<size_t>(n) < chunk && p == end) return reached_end();
   }
@@ -527,6 +830,7 @@ size_t FileTailer::ReadBatch(size_t max_events, uint64_t max_bytes, std::vector<
   for (size_t i = 0; i < files_.size() && produced < max_events && bytes < max_bytes; ++i) {
     TailedFile& f = *files_[(next_file_ + i) % files_.size()];
     if (!f.identified && !Identify(f)) continue;
+    if (f.fingerprint_pending && !RefreshFingerprint(f)) continue;
     // Give each file a fair share so one busy file cannot starve the rest.
     size_t share = std::max<size_t>(1, (max_events - produced) / (files_.size() - i));
     produced += ReadFrom(f, share, max_bytes, out, &bytes);
@@ -540,7 +844,8 @@ Status FileTailer::Commit(bool save, const TailMark* mark) {
   int64_t now = clock_.NowMs();
   auto advance = [&](TailedFile& f, uint64_t offset) {
     f.acked_off = offset;
-    checkpoints_->Put(f.key(), FileCheckpoint{f.path, f.base_fingerprint, f.generation, f.acked_off, now});
+    f.RecordAnchor();
+    checkpoints_->Put(f.key(), f.Checkpoint(now));
   };
   if (mark == nullptr) {
     for (auto& f : files_) {
@@ -564,7 +869,7 @@ Status FileTailer::Commit(bool save, const TailMark* mark) {
     }
     return false;
   });
-  checkpoints_->PruneOlderThan(now - kCheckpointRetentionMs);
+  checkpoints_->PruneOlderThan(now - kCheckpointRetentionMs, now);
   return save ? checkpoints_->Save() : Status::Ok();
 }
 

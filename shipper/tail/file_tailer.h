@@ -14,12 +14,28 @@
 // generation). A new file that reuses an inode has a different first line, so it is read
 // from the start rather than resumed at the old file's offset.
 //
+// Copies (copytruncate): when a file is truncated, or its inode turns out to hold other
+// contents, its last checkpoint is retired (CheckpointStore::Retire) rather than lost. A
+// new file whose first line and the bytes before that checkpoint's anchor match is a copy
+// of the old contents: it continues under the original's identity (same event ids) from
+// the anchor, so lines the original was not read to before the truncation are read from
+// the copy, and lines read twice carry the same ids. A new file that looks like a copy of
+// a file still open and not yet truncated (same first line, same bytes so far) is not read
+// until that file is truncated, at most kCopyWaitMs; after that it is a new file.
+//
 // Rotation: when a path points to a new inode (rename+create) or disappears (delete,
 // rename to a name no glob matches or an excluded one), the old file stays open and is
 // read to its end; then, once acknowledged, it is closed. Such a held file is kept at most
 // `max_hold`: after that it is released unfinished (error log, counter). When a file
-// shrinks below the read offset (copytruncate), reading restarts at 0 under the next
-// generation (a multiline event being accumulated is then discarded).
+// shrinks below the read offset, or its first line changed (truncated and written again
+// between two Polls), reading restarts at 0 under the next generation (a multiline event
+// being accumulated is then discarded). A held file read to its end and acknowledged is
+// released by the next Poll or Commit.
+//
+// Errors (a glob match that is a directory, FIFO or device; a file that cannot be opened
+// or read) are logged once per path and kind and counted in TailStats::errors_by_kind;
+// the path is retried on every Poll and logged again only after it recovered and failed
+// anew.
 //
 // Open files: at most `max_open_files`. Beyond it newly found files wait (files_waiting);
 // to make room, files that are idle (read to their end and acknowledged) are closed and
@@ -39,6 +55,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,13 +67,26 @@
 
 namespace logship {
 
+// What went wrong with a file, for TailStats::errors_by_kind and the errors metric.
+enum class TailError : size_t {
+  kOpen = 0,    // cannot stat or open (permissions, ...)
+  kNotRegular,  // a glob matched a directory, FIFO, socket or device: not followed
+  kRead,        // read(2) failed on an open file
+  kPattern,     // a multiline pattern that does not compile (config built in code)
+};
+inline constexpr size_t kTailErrorKinds = 4;
+// "open", "not_regular", "read", "pattern"
+const char* TailErrorName(TailError kind);
+
 struct TailStats {
   uint64_t lines_read = 0;
   uint64_t bytes_read = 0;
   uint64_t lines_split = 0;      // pieces produced from lines longer than max_line_bytes
   uint64_t rotations = 0;        // rename/delete seen
   uint64_t truncations = 0;
-  uint64_t errors = 0;           // unreadable files, non-regular paths, bad patterns
+  uint64_t copies_recognised = 0;  // copytruncate copies continued under their original's ids
+  uint64_t errors = 0;           // sum of errors_by_kind
+  uint64_t errors_by_kind[kTailErrorKinds] = {};  // indexed by TailError; each failure counted once
   uint64_t multiline_events = 0;  // events joined from more than one line
   uint64_t multiline_splits = 0;  // events cut because they reached max_lines/max_bytes
   uint64_t held_files_released_unfinished = 0;  // held past max_hold, closed before their end
@@ -65,8 +95,21 @@ struct TailStats {
   size_t draining_files = 0;     // held: rotated away or deleted, still being read to their end
   uint64_t held_bytes = 0;       // size of the held files (disk space they keep in use)
   size_t files_waiting = 0;      // found but not opened because of max_open_files (last Poll)
-  uint64_t lag_bytes = 0;        // unread bytes over all open files (as of the last Poll)
+  size_t files_in_error = 0;     // glob matches failing as of the last Poll (see TailError)
+  uint64_t lag_bytes = 0;        // bytes not yet acknowledged over all open files: size - acked
+                                 // offset (sizes as of the last Poll)
   bool inotify_active = false;   // false: discovery relies on Poll alone
+};
+
+// One open file, for per-file metrics.
+struct TailedFileInfo {
+  std::string key;       // "<device>:<inode>"
+  std::string path;
+  uint64_t inode = 0;
+  uint64_t size = 0;     // as of the last Poll
+  uint64_t acked_offset = 0;
+  bool held = false;     // rotated away or deleted, being drained
+  uint64_t lag_bytes() const { return size > acked_offset ? size - acked_offset : 0; }
 };
 
 // How far one batch reaches in each file it read: (file serial, generation, offset the
@@ -129,12 +172,25 @@ class FileTailer {
   bool CaughtUp() const;
 
   const TailStats& stats() const { return stats_; }
+  // The open files (sizes as of the last Poll, acknowledged offsets as of the last Commit).
+  std::vector<TailedFileInfo> Files() const;
+
+  // How long a new file that looks like a copy of an open file waits for that file's
+  // truncation before it is read as a file of its own.
+  static constexpr int64_t kCopyWaitMs = 30'000;
 
  private:
   struct TailedFile;
   struct Input;
   bool Identify(TailedFile& f);
-  void OpenFile(const std::string& path, const Input* input, uint64_t dev, uint64_t ino);
+  void RetireStaleCheckpoint(TailedFile& f);
+  bool ContinueCopy(TailedFile& f, uint64_t fingerprint, size_t first_line, uint64_t size);
+  bool LooksLikeCopyInProgress(TailedFile& f, uint64_t fingerprint, size_t first_line, uint64_t size);
+  uint64_t NextOwnGeneration(const TailedFile& f) const;
+  void RestartAfterTruncation(TailedFile& f);
+  bool RefreshFingerprint(TailedFile& f);
+  void Fail(const std::string& path, TailError kind, const std::string& what);
+  TailedFile* OpenFile(const std::string& path, const Input* input, uint64_t dev, uint64_t ino);
   bool CloseOneIdleFile();
   void WatchDirectories();
   size_t ReadFrom(TailedFile& f, size_t max_events, uint64_t max_bytes, std::vector<Event>* out,
@@ -162,6 +218,8 @@ class FileTailer {
   bool inotify_failed_ = false;
   bool watch_limit_warned_ = false;
   std::map<std::string, int> watched_dirs_;  // directory -> watch descriptor
+  std::map<std::string, TailError> failing_;  // path -> error already logged and counted
+  std::set<std::string> failing_this_poll_;   // scratch for Poll
 };
 
 }  // namespace logship

@@ -1,11 +1,13 @@
 #include "shipper/tail/file_tailer.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -516,6 +518,265 @@ TEST_F(FileTailerTest, RotatedFileFlushesItsPendingMultilineEvent) {
   fs::rename(dir_ / "app.log", dir_ / "app.log.1");
   EXPECT_EQ(Raws(Drain(*t)), (std::vector<std::string>{"START a\n a1"}));  // no flush_after wait
   EXPECT_EQ(t->stats().open_files, 0u);
+}
+
+// --- copytruncate copies, truncation seen late, held files, errors by kind ---
+
+class CopyTruncateTest : public FileTailerTest {
+ protected:
+  void SetUp() override {
+    FileTailerTest::SetUp();
+    input_.paths = {(dir_ / "app.log*").string()};
+  }
+  // What logrotate's copytruncate does: copy, then truncate the original in place.
+  void CopyTruncate() {
+    fs::copy_file(dir_ / "app.log", dir_ / "app.log.1");
+    fs::resize_file(dir_ / "app.log", 0);
+  }
+  // The ids every line of app.log has now, read by a tailer with a store of its own.
+  std::map<std::string, std::string> ReferenceIds() {
+    CheckpointStore other((dir_ / "reference.json").string());
+    FileInputConfig only = input_;
+    only.paths = {(dir_ / "app.log").string()};
+    FileTailer t({only}, "host-a", &other, clock_, options_);
+    std::map<std::string, std::string> ids;
+    for (int round = 0; round < 100; ++round) {
+      t.Poll();
+      std::vector<Event> batch;
+      if (t.ReadBatch(100, 1 << 20, &batch) == 0) break;
+      for (const auto& e : batch) ids[e.raw] = e.id;
+    }
+    fs::remove(dir_ / "reference.json");
+    return ids;
+  }
+};
+
+TEST_F(CopyTruncateTest, TheCopyIsReadFromWhereTheOriginalStoppedWithItsIds) {
+  Append("app.log", "line-1\nline-2\nline-3\n");
+  CheckpointStore store((dir_ / "cp.json").string());
+  auto t = NewTailer(&store);
+  EXPECT_EQ(Drain(*t).size(), 3u);
+  Append("app.log", "line-4\nline-5\n");  // written, not yet read when the rotation comes
+  auto reference = ReferenceIds();
+  CopyTruncate();
+  Append("app.log", "next-1\n");
+  auto events = Drain(*t);
+  std::map<std::string, std::string> got;
+  for (const auto& e : events) EXPECT_TRUE(got.emplace(e.raw, e.id).second) << "twice: " << e.raw;
+  ASSERT_EQ(got.size(), 3u) << ::testing::PrintToString(Raws(events));
+  EXPECT_EQ(got["line-4"], reference["line-4"]);  // the original's ids: a replay deduplicates
+  EXPECT_EQ(got["line-5"], reference["line-5"]);
+  EXPECT_TRUE(got.count("next-1"));
+  EXPECT_EQ(t->stats().copies_recognised, 1u);
+  EXPECT_EQ(t->stats().truncations, 1u);
+}
+
+TEST_F(CopyTruncateTest, ACopySeenBeforeTheTruncationWaitsForIt) {
+  Append("app.log", "line-1\nline-2\n");
+  CheckpointStore store((dir_ / "cp.json").string());
+  auto t = NewTailer(&store);
+  EXPECT_EQ(Drain(*t).size(), 2u);
+  Append("app.log", "line-3\n");
+  auto reference = ReferenceIds();
+  fs::copy_file(dir_ / "app.log", dir_ / "app.log.1");
+  // The copy is found before the original is truncated: reading it now would send
+  // line-1 and line-2 again under new ids. Only the original's own line-3 comes.
+  EXPECT_EQ(Raws(Drain(*t)), (std::vector<std::string>{"line-3"}));
+  fs::resize_file(dir_ / "app.log", 0);
+  Append("app.log", "next-1\n");
+  auto events = Drain(*t);
+  ASSERT_EQ(Raws(events), (std::vector<std::string>{"next-1"}));
+  EXPECT_EQ(t->stats().copies_recognised, 1u);  // read from the anchor: nothing left in it
+}
+
+TEST_F(CopyTruncateTest, ACopyNobodyTruncatesIsReadAfterTheWait) {
+  Append("app.log", "line-1\nline-2\n");
+  CheckpointStore store((dir_ / "cp.json").string());
+  auto t = NewTailer(&store);
+  EXPECT_EQ(Drain(*t).size(), 2u);
+  fs::copy_file(dir_ / "app.log", dir_ / "app.log.1");
+  EXPECT_TRUE(Drain(*t).empty());
+  clock_.AdvanceNs((FileTailer::kCopyWaitMs + 1) * 1'000'000);
+  EXPECT_EQ(Raws(Drain(*t)), (std::vector<std::string>{"line-1", "line-2"}));
+  EXPECT_EQ(t->stats().copies_recognised, 0u);
+}
+
+TEST_F(CopyTruncateTest, CopyTruncateWhileNotRunningLosesNothing) {
+  Append("app.log", "line-1\nline-2\n");
+  {
+    CheckpointStore store((dir_ / "cp.json").string());
+    auto t = NewTailer(&store);
+    EXPECT_EQ(Drain(*t).size(), 2u);
+  }
+  Append("app.log", "line-3\nline-4\n");
+  auto reference = ReferenceIds();
+  CopyTruncate();
+  Append("app.log", "next-1\nnext-2\n");
+  CheckpointStore reloaded((dir_ / "cp.json").string());
+  ASSERT_TRUE(reloaded.Load().ok());
+  auto t = NewTailer(&reloaded);
+  auto events = Drain(*t);
+  std::map<std::string, std::string> got;
+  for (const auto& e : events) EXPECT_TRUE(got.emplace(e.raw, e.id).second) << "twice: " << e.raw;
+  EXPECT_EQ(got.size(), 4u) << ::testing::PrintToString(Raws(events));
+  EXPECT_EQ(got["line-3"], reference["line-3"]);
+  EXPECT_EQ(got["line-4"], reference["line-4"]);
+  EXPECT_TRUE(got.count("next-1") && got.count("next-2"));
+  // The retired checkpoint was consumed by the copy and survives Save/Load until then.
+  EXPECT_EQ(t->stats().copies_recognised, 1u);
+}
+
+TEST_F(CopyTruncateTest, ACopyEndingBeforeWhereTheOriginalWasReadIsStillACopy) {
+  Append("app.log", "line-1\nline-2\nline-3\n");
+  {
+    CheckpointStore store((dir_ / "cp.json").string());
+    auto t = NewTailer(&store);
+    EXPECT_EQ(Drain(*t).size(), 3u);
+    fs::copy_file(dir_ / "app.log", dir_ / "app.log.1");
+    Append("app.log", "line-4\n");  // written between the copy and the truncation
+    EXPECT_EQ(Raws(Drain(*t)), (std::vector<std::string>{"line-4"}));
+  }  // killed before the truncation
+  fs::resize_file(dir_ / "app.log", 0);
+  Append("app.log", "next-1\n");
+  CheckpointStore reloaded((dir_ / "cp.json").string());
+  ASSERT_TRUE(reloaded.Load().ok());
+  auto t = NewTailer(&reloaded);
+  // The copy holds line-1..3, all sent: recognised at an older anchor, nothing re-sent.
+  EXPECT_EQ(Raws(Drain(*t)), (std::vector<std::string>{"next-1"}));
+  EXPECT_EQ(t->stats().copies_recognised, 1u);
+}
+
+TEST_F(CopyTruncateTest, ANewFileWithTheSameHeaderIsNotACopy) {
+  Append("app.log", "#header\nold-1\n");
+  CheckpointStore store((dir_ / "cp.json").string());
+  auto t = NewTailer(&store);
+  EXPECT_EQ(Drain(*t).size(), 2u);
+  fs::rename(dir_ / "app.log", dir_ / "app.log.1");  // rename + create
+  Append("app.log", "#header\n");
+  EXPECT_TRUE(Drain(*t).empty());  // only the header: it might still become a copy
+  Append("app.log", "new-1\n");
+  auto events = Drain(*t);
+  EXPECT_EQ(Raws(events), (std::vector<std::string>{"#header", "new-1"}));
+  EXPECT_EQ(t->stats().copies_recognised, 0u);
+}
+
+TEST_F(FileTailerTest, TruncatedAndWrittenPastTheOldOffsetBetweenPollsIsSeen) {
+  Append("a.log", "old-1\nold-2\n");
+  CheckpointStore store((dir_ / "cp.json").string());
+  auto t = NewTailer(&store);
+  auto before = Drain(*t);
+  ASSERT_EQ(before.size(), 2u);
+  {
+    std::ofstream out(dir_ / "a.log", std::ios::trunc | std::ios::binary);
+    out << "new-first-line\nnew-second-line\n";  // longer than what was read
+  }
+  auto after = Drain(*t);
+  ASSERT_EQ(Raws(after), (std::vector<std::string>{"new-first-line", "new-second-line"}));
+  EXPECT_EQ(t->stats().truncations, 1u);
+}
+
+TEST_F(FileTailerTest, TruncatedAndWrittenAgainBetweenPollAndReadIsNotReadAtTheOldOffset) {
+  Append("a.log", "old-1\nold-2\n");
+  CheckpointStore store((dir_ / "cp.json").string());
+  auto t = NewTailer(&store);
+  ASSERT_EQ(Drain(*t).size(), 2u);
+  Append("a.log", "old-3\n");
+  t->Poll();  // sees old-3 to read
+  {
+    std::ofstream out(dir_ / "a.log", std::ios::trunc | std::ios::binary);
+    out << "brand-new-first\nbrand-new-second\n";
+  }
+  std::vector<Event> batch;
+  t->ReadBatch(100, 1 << 20, &batch);  // no Poll in between
+  EXPECT_EQ(Raws(batch), (std::vector<std::string>{"brand-new-first", "brand-new-second"}));
+  EXPECT_EQ(batch[0].offset, 0u);
+  ASSERT_TRUE(t->Commit().ok());
+  EXPECT_TRUE(Drain(*t).empty());
+  EXPECT_EQ(t->stats().truncations, 1u);
+}
+
+TEST_F(FileTailerTest, TruncatedToEmptyTakesTheNewFirstLineBeforeReadingIt) {
+  Append("a.log", "old-1\nold-2\n");
+  CheckpointStore store((dir_ / "cp.json").string());
+  auto t = NewTailer(&store);
+  ASSERT_EQ(Drain(*t).size(), 2u);
+  fs::resize_file(dir_ / "a.log", 0);
+  t->Poll();  // truncation seen; no first line yet
+  Append("a.log", "new-1\nnew-2\nnew-3\n");
+  std::vector<Event> batch;
+  t->ReadBatch(100, 1 << 20, &batch);  // before the Poll that would see the first line
+  ASSERT_TRUE(t->Commit().ok());
+  EXPECT_EQ(Raws(batch), (std::vector<std::string>{"new-1", "new-2", "new-3"}));
+  EXPECT_TRUE(Drain(*t).empty());  // the first line appearing is not a second truncation
+  EXPECT_EQ(t->stats().truncations, 1u);
+  // After a restart the same lines keep their ids (the identity uses the new first line).
+  Append("a.log", "new-4\n");
+  CheckpointStore reloaded((dir_ / "cp.json").string());
+  ASSERT_TRUE(reloaded.Load().ok());
+  auto t2 = NewTailer(&reloaded);
+  auto more = Drain(*t2);
+  ASSERT_EQ(Raws(more), (std::vector<std::string>{"new-4"}));
+  EXPECT_EQ(more[0].id.substr(0, 16), batch[0].id.substr(0, 16));
+}
+
+TEST_F(FileTailerTest, ADeletedFileReadToItsEndIsReleasedWithoutACommit) {
+  Append("a.log", "one\n");
+  Append("b.log", "two\n");
+  CheckpointStore store((dir_ / "cp.json").string());
+  auto t = NewTailer(&store);
+  EXPECT_EQ(Drain(*t).size(), 2u);
+  fs::remove(dir_ / "a.log");
+  t->Poll();  // a quiet tail loop: nothing to read, so nothing to commit
+  EXPECT_EQ(t->stats().open_files, 1u);
+  EXPECT_EQ(t->stats().draining_files, 0u);
+  EXPECT_EQ(t->stats().held_files_released_unfinished, 0u);
+}
+
+TEST_F(FileTailerTest, ErrorsAreCountedOncePerFailureByKind) {
+  input_.paths = {(dir_ / "*").string()};
+  input_.exclude = {"cp.json*"};
+  fs::create_directories(dir_ / "dir.log");
+  ASSERT_EQ(::mkfifo((dir_ / "fifo.log").c_str(), 0644), 0);
+  fs::create_symlink("/dev/null", dir_ / "null.log");
+  Append("ok.log", "fine\n");
+  CheckpointStore store((dir_ / "cp.json").string());
+  auto t = NewTailer(&store);
+  auto kind = [&](TailError k) { return t->stats().errors_by_kind[static_cast<size_t>(k)]; };
+  EXPECT_EQ(Raws(Drain(*t)), (std::vector<std::string>{"fine"}));  // several Polls
+  t->Poll();
+  EXPECT_EQ(kind(TailError::kNotRegular), 3u);
+  EXPECT_EQ(t->stats().files_in_error, 3u);
+  fs::remove(dir_ / "fifo.log");
+  t->Poll();
+  EXPECT_EQ(t->stats().files_in_error, 2u);
+  ASSERT_EQ(::mkfifo((dir_ / "fifo.log").c_str(), 0644), 0);  // fails anew: counted anew
+  t->Poll();
+  EXPECT_EQ(kind(TailError::kNotRegular), 4u);
+  EXPECT_EQ(t->stats().errors, 4u);
+  // A followed file replaced by a directory: drained and released, then an error.
+  fs::remove(dir_ / "ok.log");
+  fs::create_directories(dir_ / "ok.log");
+  Drain(*t);
+  EXPECT_EQ(kind(TailError::kNotRegular), 5u);
+  EXPECT_EQ(t->stats().open_files, 0u);
+}
+
+TEST_F(FileTailerTest, PerFileInfoReportsUnacknowledgedBytes) {
+  Append("a.log", "12345\n");
+  CheckpointStore store((dir_ / "cp.json").string());
+  auto t = NewTailer(&store);
+  t->Poll();
+  std::vector<Event> batch;
+  ASSERT_EQ(t->ReadBatch(10, 1 << 20, &batch), 1u);
+  t->Poll();  // read, not acknowledged
+  auto files = t->Files();
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(files[0].lag_bytes(), 6u);
+  EXPECT_EQ(t->stats().lag_bytes, 6u);
+  ASSERT_TRUE(t->Commit().ok());
+  t->Poll();
+  EXPECT_EQ(t->Files()[0].lag_bytes(), 0u);
+  EXPECT_EQ(t->stats().lag_bytes, 0u);
 }
 
 }  // namespace
