@@ -484,8 +484,12 @@ Result<std::vector<KafkaMessage>> KafkaTopicReader::Read(size_t max, std::chrono
       return err;
     }
     {
+      // Only partitions assigned to us are tracked. A message of another one (possible
+      // only around a rebalance) is delivered untracked: its Ack is ignored, so this
+      // consumer can never commit a partition it does not own.
       std::lock_guard<std::mutex> lock(mu_);
-      partitions_[m->partition].outstanding.insert(m->offset);
+      auto it = partitions_.find(m->partition);
+      if (it != partitions_.end()) it->second.outstanding.insert(m->offset);
     }
     bytes += m->len + m->key_len;
     out.push_back(std::move(m));
@@ -572,7 +576,7 @@ Result<Event> DecodeKafkaEvent(const rd_kafka_message_t& m, const std::string& t
     }
   }
   // Without "v" only the value counts: a plain-text message (rsyslog's omkafka).
-  return wire::DecodeEvent(fields, topic, entry, TimestampMs(m));
+  return wire::DecodeEvent(std::move(fields), topic, entry, TimestampMs(m));
 }
 
 KafkaEventConsumer::KafkaEventConsumer(KafkaConfig kafka, std::string topic, std::string group,

@@ -16,6 +16,10 @@ struct Families {
   prometheus::Family<prometheus::Counter>& errors;
   prometheus::Family<prometheus::Counter>& undecodable;
   prometheus::Family<prometheus::Counter>& dropped;
+  prometheus::Family<prometheus::Counter>& claimed;
+  prometheus::Family<prometheus::Counter>& dead_lettered;
+  prometheus::Family<prometheus::Counter>& consumers_removed;
+  prometheus::Family<prometheus::Counter>& imported;
 };
 
 prometheus::Family<prometheus::Counter>& Family(const char* name, const char* help) {
@@ -33,6 +37,14 @@ const Families& GetFamilies() {
              "Entries that did not decode (events: delivered as _undecodable; samples: acknowledged)"),
       Family("logship_queue_dropped_events_total",
              "Entries acknowledged without delivery (undecodable sample batches, deleted entries)"),
+      Family("logship_queue_claimed_entries_total",
+             "Pending entries of idle (dead) consumers claimed by this consumer (Redis XAUTOCLAIM)"),
+      Family("logship_queue_dead_lettered_entries_total",
+             "Entries moved to the dead-letter stream after too many deliveries without acknowledgement"),
+      Family("logship_queue_consumers_removed_total",
+             "Consumers removed from the group after being idle long with nothing pending"),
+      Family("logship_queue_imported_entries_total",
+             "Plain-text list items (rsyslog omhiredis queue mode) moved into the stream"),
   };
   return *families;
 }
@@ -50,6 +62,10 @@ QueueProbe QueueProbe::For(const std::string& system, const std::string& stream)
       &f.errors.Add({{"system", system}, {"stream", stream}, {"kind", "permanent"}}),
       &f.undecodable.Add({{"system", system}, {"stream", stream}}),
       &f.dropped.Add({{"system", system}, {"stream", stream}}),
+      &f.claimed.Add({{"system", system}, {"stream", stream}}),
+      &f.dead_lettered.Add({{"system", system}, {"stream", stream}}),
+      &f.consumers_removed.Add({{"system", system}, {"stream", stream}}),
+      &f.imported.Add({{"system", system}, {"stream", stream}}),
   };
 }
 

@@ -22,6 +22,11 @@ struct QueueProbe {
   prometheus::Counter* permanent_errors;  // logship_queue_errors_total{kind="permanent"}
   prometheus::Counter* undecodable;       // logship_queue_undecodable_entries_total
   prometheus::Counter* dropped;           // logship_queue_dropped_events_total
+  // Redis consumer groups only (docs/redis-streams.md):
+  prometheus::Counter* claimed;           // logship_queue_claimed_entries_total (XAUTOCLAIM)
+  prometheus::Counter* dead_lettered;     // logship_queue_dead_lettered_entries_total
+  prometheus::Counter* consumers_removed; // logship_queue_consumers_removed_total (XGROUP DELCONSUMER)
+  prometheus::Counter* imported;          // logship_queue_imported_entries_total (list -> stream)
 
   // `system` is "redis" or "kafka"; `stream` the stream or topic name.
   static QueueProbe For(const std::string& system, const std::string& stream);

@@ -1,10 +1,14 @@
-// The queue between tiers on Redis Streams.
+// The queue between tiers on Redis Streams (docs/redis-streams.md).
 //
-// Producers XADD one entry per event (one entry per Publish for samples) in one pipelined
-// round trip and never trim the stream. Consumers read with XREADGROUP in a consumer group:
-// first their own pending entries (left over from a previous run under the same consumer
-// name), then new ones; an entry stays pending until Ack (XACK). Entry fields are wire
-// format v1 (core/wire/wire.h); plain-text entries (rsyslog's omhiredis) decode as events.
+// Producers XADD one entry per event (wire v1), or with queue.redis.events_per_entry > 1
+// up to that many events per zlib-compressed v2 entry, in one pipelined round trip, and
+// never trim the stream. Consumers read with XREADGROUP in a consumer group: first their
+// own pending entries (left over from a previous run under the same consumer name), then
+// entries idle past queue.redis.claim_idle on other (dead) consumers (XAUTOCLAIM, every
+// claim_interval), then new ones; an entry stays pending until Ack (XACK). An entry
+// delivered more than max_deliveries times goes to the dead-letter stream instead of being
+// delivered again. Plain-text entries (rsyslog's omhiredis) decode as events, and items
+// of Redis lists (omhiredis "queue" mode) can be imported into the stream.
 //
 // Failures follow ClassifyRedisError(): Retryable while Redis is unreachable or loading
 // (the caller backs off and calls again; the client reconnects), Permanent when Redis
@@ -13,6 +17,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <optional>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -31,10 +36,13 @@
 
 namespace logship {
 
-// Publishes each event as one stream entry: XADD <stream> * <wire::EncodeEvent fields>.
-// Thread-compatible.
+// Publishes each event as one stream entry: XADD <stream> * <wire::EncodeEvent fields>;
+// with redis.events_per_entry > 1, consecutive events (up to that many, and up to
+// kMaxBatchEntryBytes of raw lines) as one wire::EncodeEventBatch entry. Thread-compatible.
 class RedisEventProducer final : public EventProducer {
  public:
+  static constexpr size_t kMaxBatchEntryBytes = 1 << 20;
+
   RedisEventProducer(RedisConfig redis, std::string stream);
   // Ok only when every XADD replied with an id. Retryable on a connection failure (part of
   // the batch may be in the stream; publishing it again is safe, ids are deterministic)
@@ -44,6 +52,7 @@ class RedisEventProducer final : public EventProducer {
  private:
   RedisClient client_;
   const std::string stream_;
+  const size_t events_per_entry_;
   const QueueProbe probe_;
 };
 
@@ -69,45 +78,76 @@ struct StreamEntry {
 };
 
 // The consumer-group reading shared by both consumers. Read() and Ack() use separate
-// connections, so an Ack is not held up by a blocking read. Read(): one thread at a time;
-// Ack(): thread-safe, and may run concurrently with Read().
+// connections, so an Ack is not held up by a blocking read. Read() and ImportLists(): one
+// thread at a time; Ack(): thread-safe, and may run concurrently with Read().
 class RedisStreamReader {
  public:
+  // Claiming, dead-lettering, consumer expiry and list import follow `redis`
+  // (claim_idle, claim_interval, max_deliveries, dead_letter_stream, consumer_expiry,
+  // import_lists, import_push).
   RedisStreamReader(RedisConfig redis, std::string stream, std::string group,
                     std::string consumer);
 
   // Creates the group on first use (XGROUP CREATE <stream> <group> 0 MKSTREAM; an existing
   // group is fine) and again when Redis answers NOGROUP (e.g. it restarted empty).
-  // Returns this consumer's pending entries first (each once per process, in id order),
-  // then new ones, waiting up to `wait` (XREADGROUP BLOCK) for new ones.
+  // Returns, in this order of preference: this consumer's pending entries (each once per
+  // process, in id order); when a claim round is due, entries idle past claim_idle
+  // (XAUTOCLAIM, the round continues over several Reads until the PEL was scanned, then
+  // idle consumers are expired); new entries, waiting up to `wait` (XREADGROUP BLOCK).
+  // Pending and claimed entries delivered more than max_deliveries times are moved to the
+  // dead-letter stream and acknowledged (MULTI/XADD/XACK/EXEC) instead of being returned.
+  // On an error the step is repeated by the next Read (its cursor did not advance).
   Result<std::vector<StreamEntry>> Read(size_t max, std::chrono::milliseconds wait);
   // XACK; a vanished group (NOGROUP) means nothing is pending any more: Ok.
   Status Ack(std::span<const std::string> ids);
+  // Moves up to `max` items of each import list into the stream, oldest first, each as a
+  // plain-text entry (msg=<item>, list=<list>). One Lua script per list: items leave the
+  // list only together with their XADD, so none is lost or imported twice. Returns how
+  // many were moved.
+  Result<size_t> ImportLists(size_t max);
 
   const std::string& stream() const { return stream_; }
+  const std::string& dead_letter_stream() const { return dead_letter_stream_; }
   const QueueProbe& probe() const { return probe_; }
 
  private:
+  using SteadyClock = std::chrono::steady_clock;
   Status CreateGroup();
   Result<std::vector<StreamEntry>> ReadEntries(size_t max, std::chrono::milliseconds wait);
+  // One XAUTOCLAIM step of the claim round; nullopt when the round is not due.
+  Result<std::optional<std::vector<StreamEntry>>> ClaimStep(size_t max);
+  // Dead-letters the entries delivered more than max_deliveries times; returns the others.
+  Result<std::vector<StreamEntry>> FilterRedelivered(std::vector<StreamEntry> entries);
+  Status DeadLetter(const StreamEntry& entry, int64_t deliveries);
+  // XGROUP DELCONSUMER of other consumers idle past consumer_expiry with nothing pending
+  // (one Lua script: the check and the removal are atomic).
+  Status ExpireConsumers();
   Status AckIds(std::span<const std::string> ids);
 
+  const RedisConfig config_;
   const std::string stream_;
   const std::string group_;
   const std::string consumer_;
+  const std::string dead_letter_stream_;
   const QueueProbe probe_;
   RedisClient read_client_;  // guarded by the caller's "one thread at a time"
   bool group_ready_ = false;
   bool reading_pending_ = true;
   std::string pending_cursor_ = "0";  // last pending id returned; next read starts after it
+  bool claiming_ = false;             // a claim round is in progress
+  std::string claim_cursor_ = "0-0";  // XAUTOCLAIM's cursor within the round
+  SteadyClock::time_point next_claim_{};  // the first round runs once pending entries are done
   std::mutex ack_mu_;
   RedisClient ack_client_;  // guarded by ack_mu_
 };
 
-// Delivers one Event per entry, decoded with wire::DecodeEvent (queue name = stream name).
+// Delivers one Event per entry, decoded with wire::DecodeEvent (queue name = stream name),
+// or, for a batched v2 entry, one Event per event in it (wire::DecodeEventBatch), each with
+// the entry id as queue_id; such an entry is XACKed once all its events were acknowledged.
 // An entry that does not decode is delivered as an Event with type "_undecodable", whose
 // raw is the entry's fields as text ("k=v k=v"), id "<stream>/<entry id>": it is stored
-// and visible, and the consumer goes on. Poll: one thread at a time; Ack: thread-safe.
+// and visible, and the consumer goes on. With redis.import_lists, each Poll first imports
+// list items (RedisStreamReader::ImportLists). Poll: one thread at a time; Ack: thread-safe.
 class RedisEventConsumer final : public EventConsumer {
  public:
   RedisEventConsumer(RedisConfig redis, std::string stream, std::string group,
@@ -119,7 +159,10 @@ class RedisEventConsumer final : public EventConsumer {
 
  private:
   RedisStreamReader reader_;
+  const bool import_;
   std::atomic<uint64_t> undecodable_{0};
+  EventEntries batched_;           // events of batched entries, handed out one by one
+  size_t events_per_entry_ = 0;    // Poll thread: mean events per entry of the last read; 0 before one
 };
 
 // Delivers one Sample per sample; all samples of an entry share its queue_id. `max` bounds

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <prometheus/counter.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <ctime>
@@ -377,6 +378,271 @@ TEST(RedisStreamAuthTest, ProducerAndConsumerAuthenticateWithAclUser) {
   Status st = bad->Publish(MakeEvents(0, 1));
   EXPECT_EQ(st.code(), StatusCode::kPermanent);
   EXPECT_EQ(st.message().find("wrong"), std::string::npos) << st.message();
+}
+
+// ---- batched entries, claims, dead letters, consumer expiry, list import ----
+
+class RedisGroupTest : public RedisStreamTest {
+ protected:
+  std::unique_ptr<EventConsumer> ConsumerWith(const QueueConfig& q, const std::string& name) {
+    return MakeRedisEventConsumer(q, "parsers", name).value();
+  }
+  // XPENDING detail: id -> {consumer, deliveries}.
+  std::map<std::string, std::pair<std::string, int64_t>> PendingDetail(const std::string& stream = kStream) {
+    std::map<std::string, std::pair<std::string, int64_t>> out;
+    RedisReply r = Cmd({"XPENDING", stream, "parsers", "-", "+", "1000"});
+    for (const RedisReply& e : r.elements) out[e.elements[0].str] = {e.elements[1].str, e.elements[3].integer};
+    return out;
+  }
+  std::map<std::string, std::string> EntryFields(const RedisReply& entry) {
+    std::map<std::string, std::string> f;
+    const RedisReply& kv = entry.elements[1];
+    for (size_t i = 0; i + 1 < kv.elements.size(); i += 2) f[kv.elements[i].str] = kv.elements[i + 1].str;
+    return f;
+  }
+  std::vector<std::string> ConsumerNames() {
+    std::vector<std::string> names;
+    RedisReply r = Cmd({"XINFO", "CONSUMERS", kStream, "parsers"});
+    for (const RedisReply& c : r.elements) {
+      for (size_t i = 0; i + 1 < c.elements.size(); i += 2) {
+        if (c.elements[i].str == "name") names.push_back(c.elements[i + 1].str);
+      }
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+};
+
+TEST_F(RedisGroupTest, BatchedEntriesCarryEveryEventAndAreAckedWhenAllTheirEventsAre) {
+  QueueConfig q = Queue();
+  q.redis.events_per_entry = 100;
+  auto producer = MakeRedisEventProducer(q).value();
+  const QueueProbe probe = QueueProbe::For("redis", kStream);
+  const double sent_before = probe.sent_events->Value();
+  std::vector<Event> sent = MakeEvents(0, 1000);
+  ASSERT_TRUE(producer->Publish(sent).ok());
+  EXPECT_EQ(probe.sent_events->Value() - sent_before, 1000);
+  EXPECT_EQ(Cmd({"XLEN", kStream}).integer, 10);  // 100 events per entry
+  RedisReply first = Cmd({"XRANGE", kStream, "-", "+", "COUNT", "1"});
+  ASSERT_EQ(first.elements.size(), 1u);
+  auto fields = EntryFields(first.elements[0]);
+  EXPECT_EQ(fields["v"], "2");
+  EXPECT_EQ(fields["n"], "100");
+  EXPECT_EQ(fields["enc"], "zlib");
+  // A v1 entry between batched ones is delivered too.
+  ASSERT_TRUE(Producer()->Publish(MakeEvents(1000, 1001)).ok());
+  sent.push_back(MakeEvent(1000));
+
+  auto consumer = ConsumerWith(q, "c1");
+  auto got = PollN(*consumer, 1001, 250);  // Poll(250): entries are split across Polls
+  ASSERT_EQ(got.size(), 1001u);
+  for (size_t i = 0; i < sent.size(); ++i) {
+    ExpectSameEvent(got[i].value, sent[i]);
+    if (::testing::Test::HasFailure()) return;
+  }
+  EXPECT_EQ(got[0].queue_id, got[99].queue_id);
+  EXPECT_NE(got[99].queue_id, got[100].queue_id);
+  EXPECT_EQ(PendingCount(), 11);
+  // An entry is acknowledged only once every one of its events is.
+  ASSERT_TRUE(consumer->Ack(std::span(got).subspan(0, 150)).ok());
+  EXPECT_EQ(PendingCount(), 10);
+  ASSERT_TRUE(consumer->Ack(std::span(got).subspan(150, 849)).ok());  // up to event 998
+  EXPECT_EQ(PendingCount(), 2);                                      // entry 10 (one left), the v1 one
+  ASSERT_TRUE(consumer->Ack(std::span(got).subspan(1000, 1)).ok());
+  EXPECT_EQ(PendingCount(), 1);
+  ASSERT_TRUE(consumer->Ack(std::span(got).subspan(999, 1)).ok());
+  EXPECT_EQ(PendingCount(), 0);
+  // Acknowledging again (a retried Ack) is harmless.
+  EXPECT_TRUE(consumer->Ack(std::span(got).subspan(0, 10)).ok());
+}
+
+TEST_F(RedisGroupTest, BatchedEntryRedeliveredAfterACrashKeepsItsEventIds) {
+  QueueConfig q = Queue();
+  q.redis.events_per_entry = 50;
+  ASSERT_TRUE(MakeRedisEventProducer(q).value()->Publish(MakeEvents(0, 120)).ok());
+  std::vector<std::string> ids;
+  {
+    auto c = ConsumerWith(q, "c1");
+    auto got = PollN(*c, 70, 70);
+    ASSERT_EQ(got.size(), 70u);
+    ASSERT_TRUE(c->Ack(got).ok());  // entry 1 complete, entry 2 has 20 of 50 acked
+    EXPECT_EQ(PendingCount(), 2);
+  }
+  auto c = ConsumerWith(q, "c1");  // the same name after a crash: entry 2 again, whole
+  auto got = PollN(*c, 70, 1000);
+  ASSERT_EQ(got.size(), 70u);
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].value.id, MakeEvent(50 + static_cast<int>(i)).id);
+  ASSERT_TRUE(c->Ack(got).ok());
+  EXPECT_EQ(PendingCount(), 0);
+}
+
+TEST_F(RedisGroupTest, CorruptBatchedEntryIsDeliveredAsUndecodable) {
+  auto consumer = Consumer();
+  ASSERT_TRUE(consumer->Poll(1, milliseconds(0)).ok());
+  RedisReply bad = Cmd({"XADD", kStream, "*", "v", "2", "n", "3", "enc", "zlib", "events", "not zlib"});
+  auto got = PollN(*consumer, 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].value.type, "_undecodable");
+  EXPECT_EQ(got[0].value.id, kStream + "/" + bad.str);
+  ASSERT_TRUE(consumer->Ack(got).ok());
+  EXPECT_EQ(PendingCount(), 0);
+}
+
+TEST_F(RedisGroupTest, EntriesOfADeadConsumerAreClaimedOnceIdle) {
+  QueueConfig q = Queue();
+  q.redis.claim_idle = milliseconds(400);
+  q.redis.claim_interval = milliseconds(50);
+  ASSERT_TRUE(Producer()->Publish(MakeEvents(0, 10)).ok());
+  const QueueProbe probe = QueueProbe::For("redis", kStream);
+  const double claimed_before = probe.claimed->Value();
+  auto read_at = std::chrono::steady_clock::now();
+  {
+    auto dead = ConsumerWith(q, "dead");
+    ASSERT_EQ(PollN(*dead, 10).size(), 10u);  // and never acknowledged
+  }
+  auto live = ConsumerWith(q, "live");
+  auto early = live->Poll(100, milliseconds(0));
+  ASSERT_TRUE(early.ok());
+  EXPECT_TRUE(early->empty()) << "claimed before claim_idle passed";
+  auto got = PollN(*live, 10, 100);
+  auto waited = std::chrono::steady_clock::now() - read_at;
+  ASSERT_EQ(got.size(), 10u);
+  EXPECT_GE(waited, milliseconds(400));
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(got[i].value.id, MakeEvent(i).id);
+  EXPECT_EQ(probe.claimed->Value() - claimed_before, 10);
+  for (const auto& [id, owner] : PendingDetail()) {
+    EXPECT_EQ(owner.first, "live") << id;
+    EXPECT_EQ(owner.second, 2) << id;  // delivered twice
+  }
+  ASSERT_TRUE(live->Ack(got).ok());
+  EXPECT_EQ(PendingCount(), 0);
+}
+
+TEST_F(RedisGroupTest, EntryDeliveredTooOftenGoesToTheDeadLetterStream) {
+  QueueConfig q = Queue();
+  q.redis.max_deliveries = 2;
+  q.redis.claim_idle = milliseconds(100);
+  q.redis.claim_interval = milliseconds(20);
+  ASSERT_TRUE(Producer()->Publish(MakeEvents(0, 3)).ok());
+  const QueueProbe probe = QueueProbe::For("redis", kStream);
+  const double dead_before = probe.dead_lettered->Value();
+  std::string poison_entry;
+  {  // Delivery 1: event 0 "kills" its parser (never acknowledged); 1 and 2 are fine.
+    auto c = ConsumerWith(q, "c1");
+    auto got = PollN(*c, 3);
+    ASSERT_EQ(got.size(), 3u);
+    poison_entry = got[0].queue_id;
+    ASSERT_TRUE(c->Ack(std::span(got).subspan(1)).ok());
+  }
+  {  // Delivery 2: the restarted parser (same name) gets it from its pending entries.
+    auto c = ConsumerWith(q, "c1");
+    auto got = PollN(*c, 1);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].queue_id, poison_entry);
+  }
+  // Delivery 3 would be a claim by another parser: it goes to the dead-letter stream.
+  auto other = ConsumerWith(q, "c2");
+  auto deadline = std::chrono::steady_clock::now() + seconds(10);
+  while (Cmd({"XLEN", kStream + ":dead"}).integer == 0 && std::chrono::steady_clock::now() < deadline) {
+    auto r = other->Poll(10, milliseconds(20));
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_TRUE(r->empty());
+  }
+  RedisReply dead = Cmd({"XRANGE", kStream + ":dead", "-", "+"});
+  ASSERT_EQ(dead.elements.size(), 1u);
+  auto f = EntryFields(dead.elements[0]);
+  EXPECT_EQ(f["dead_id"], poison_entry);
+  EXPECT_EQ(f["dead_stream"], kStream);
+  EXPECT_EQ(f["dead_group"], "parsers");
+  EXPECT_EQ(f["dead_deliveries"], "3");
+  EXPECT_NE(f["dead_reason"].find("3 times"), std::string::npos) << f["dead_reason"];
+  // The original fields are kept, so the entry can be replayed as it was.
+  EXPECT_EQ(f["v"], "1");
+  EXPECT_EQ(f["id"], MakeEvent(0).id);
+  EXPECT_EQ(f["msg"], MakeEvent(0).raw);
+  EXPECT_EQ(PendingCount(), 0);
+  EXPECT_EQ(probe.dead_lettered->Value() - dead_before, 1);
+
+  // The same for a parser that keeps dying on its own pending entry; custom stream name.
+  q.redis.max_deliveries = 1;
+  q.redis.dead_letter_stream = "poison";
+  ASSERT_TRUE(Producer()->Publish(MakeEvents(3, 4)).ok());
+  ASSERT_EQ(PollN(*ConsumerWith(q, "c3"), 1).size(), 1u);
+  auto again = ConsumerWith(q, "c3")->Poll(10, milliseconds(0));
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->empty());
+  EXPECT_EQ(Cmd({"XLEN", "poison"}).integer, 1);
+  EXPECT_EQ(PendingCount(), 0);
+}
+
+TEST_F(RedisGroupTest, IdleConsumersWithNothingPendingAreRemoved) {
+  QueueConfig q = Queue();
+  q.redis.consumer_expiry = milliseconds(1000);
+  q.redis.claim_interval = milliseconds(20);
+  q.redis.claim_idle = std::chrono::hours(1);  // "busy" keeps its pending entry
+  ASSERT_TRUE(Producer()->Publish(MakeEvents(0, 2)).ok());
+  {
+    auto old = ConsumerWith(q, "old");
+    auto got = PollN(*old, 1, 1);
+    ASSERT_TRUE(old->Ack(got).ok());
+    auto busy = ConsumerWith(q, "busy");
+    ASSERT_EQ(PollN(*busy, 1, 1).size(), 1u);
+  }
+  const auto old_seen = std::chrono::steady_clock::now();
+  const QueueProbe probe = QueueProbe::For("redis", kStream);
+  const double removed_before = probe.consumers_removed->Value();
+  auto live = ConsumerWith(q, "live");
+  ASSERT_TRUE(live->Poll(10, milliseconds(0)).ok());
+  if (std::chrono::steady_clock::now() - old_seen < milliseconds(500)) {
+    EXPECT_EQ(ConsumerNames(), (std::vector<std::string>{"busy", "live", "old"}));  // not idle long enough yet
+  }
+  auto deadline = std::chrono::steady_clock::now() + seconds(10);
+  while (ConsumerNames().size() == 3 && std::chrono::steady_clock::now() < deadline) {
+    ASSERT_TRUE(live->Poll(10, milliseconds(20)).ok());
+  }
+  EXPECT_EQ(ConsumerNames(), (std::vector<std::string>{"busy", "live"}));
+  EXPECT_EQ(probe.consumers_removed->Value() - removed_before, 1);
+  EXPECT_EQ(PendingCount(), 1);  // busy's entry is still there
+}
+
+TEST_F(RedisGroupTest, OmhiredisListItemsAreImportedOnceInPushOrder) {
+  for (const std::string push : {"lpush", "rpush"}) {
+    SCOPED_TRACE(push);
+    QueueConfig q = Queue();
+    q.events_stream = "import:" + push;
+    q.redis.import_lists = {"rsyslog:" + push, "empty:" + push};
+    q.redis.import_push = push;
+    // What omhiredis mode="queue" sends: one RPUSH/LPUSH per message, the template's text.
+    RedisClient client(server_->client_config());
+    std::vector<std::string> lines;
+    std::vector<RedisArgs> pushes;
+    for (int i = 0; i < 2500; ++i) lines.push_back("<13>Jan  1 00:00:00 host app[1]: line " + std::to_string(i));
+    for (const auto& l : lines) pushes.push_back({push == "lpush" ? "LPUSH" : "RPUSH", "rsyslog:" + push, l});
+    ASSERT_TRUE(client.Pipeline(pushes).ok());
+    std::vector<std::string> ids;
+    {
+      auto c = ConsumerWith(q, "c1");
+      auto got = PollN(*c, 2500, 1000);
+      ASSERT_EQ(got.size(), 2500u);
+      for (int i = 0; i < 2500; ++i) {
+        EXPECT_EQ(got[i].value.raw, lines[i]);
+        EXPECT_EQ(got[i].value.type, "plain");
+        EXPECT_EQ(got[i].value.id, q.events_stream + "/" + got[i].queue_id);
+        ids.push_back(got[i].value.id);
+        if (::testing::Test::HasFailure()) return;
+      }
+      EXPECT_EQ(Cmd({"LLEN", "rsyslog:" + push}).integer, 0);
+      EXPECT_EQ(Cmd({"XLEN", q.events_stream}).integer, 2500);
+      ASSERT_TRUE(c->Ack(std::span(got).subspan(0, 2000)).ok());
+    }
+    // A restart redelivers the unacknowledged rest with the same ids: a replay dedupes.
+    auto c = ConsumerWith(q, "c1");
+    auto again = PollN(*c, 500, 1000);
+    ASSERT_EQ(again.size(), 500u);
+    for (int i = 0; i < 500; ++i) EXPECT_EQ(again[i].value.id, ids[2000 + i]);
+    ASSERT_TRUE(c->Ack(again).ok());
+    EXPECT_EQ(PendingCount(q.events_stream), 0);
+  }
 }
 
 TEST(RedisStreamFactoryTest, RejectsBadConfig) {

@@ -1,10 +1,15 @@
 #include "core/wire/wire.h"
 
+#include "core/wire/sample_line.h"
+
 #include <algorithm>
 #include <charconv>
 #include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
+
+#include <zlib.h>
 
 namespace logship::wire {
 namespace {
@@ -26,6 +31,7 @@ bool ParseDouble(std::string_view s, double* out) {
   if (s == "+Inf" || s == "Inf") { *out = INFINITY; return true; }
   if (s == "-Inf") { *out = -INFINITY; return true; }
   if (s == "NaN") { *out = NAN; return true; }
+  if (s.size() > 1 && s[0] == '+' && s[1] != '-' && s[1] != '+') s.remove_prefix(1);  // Go accepts "+1.5"
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
   return ec == std::errc() && p == s.data() + s.size();
 }
@@ -44,7 +50,10 @@ void AppendEscapedLabelValue(std::string& out, std::string_view v) {
 bool IsNameStart(char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_' || c == ':'; }
 bool IsNameChar(char c) { return IsNameStart(c) || std::isdigit(static_cast<unsigned char>(c)); }
 
-// Parses one exposition line into `s`. Returns an error message or "".
+}  // namespace
+
+// Parses one exposition line into `s`. Returns an error message or "". Shared with
+// ParsePrometheusExposition() (core/wire/exposition.cc) through core/wire/sample_line.h.
 std::string ParseSampleLine(std::string_view line, int64_t default_time_ms, Sample* s) {
   size_t i = 0;
   auto skip_ws = [&] { while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i; };
@@ -112,8 +121,6 @@ std::string ParseSampleLine(std::string_view line, int64_t default_time_ms, Samp
   return "";
 }
 
-}  // namespace
-
 void SortLabels(Labels& labels) {
   std::sort(labels.begin(), labels.end(),
             [](const auto& a, const auto& b) { return a.first < b.first; });
@@ -129,53 +136,314 @@ FieldList EncodeEvent(const Event& e) {
   return f;
 }
 
-Result<Event> DecodeEvent(const FieldList& fields, std::string_view queue_name,
-                          std::string_view entry_id, int64_t entry_time_ms) {
+namespace {
+
+// Copies from a const field list, moves from one given up by the caller.
+void Take(std::string& dst, const std::string* src) { dst = *src; }
+void Take(std::string& dst, std::string* src) { dst = std::move(*src); }
+
+template <class List>
+auto FindIn(List& fields, std::string_view name) -> decltype(&fields.front().second) {
+  for (auto& [k, v] : fields) {
+    if (k == name) return &v;
+  }
+  return nullptr;
+}
+
+// REQUIRES for a mutable `fields`: on an error nothing was moved out of it yet.
+template <class List>
+Result<Event> DecodeEventFrom(List& fields, std::string_view queue_name, std::string_view entry_id,
+                              int64_t entry_time_ms) {
   Event e;
-  const std::string* v = FindField(fields, "v");
+  const std::string* v = FindIn(fields, "v");
   if (v == nullptr) {
     // A plain-text message, as rsyslog's omhiredis/omkafka send.
     if (fields.empty()) return Status::Corruption("entry " + std::string(entry_id) + " has no fields");
-    const std::string* msg = FindField(fields, "msg");
-    e.raw = msg ? *msg : fields.front().second;
-    e.id = std::string(queue_name) + "/" + std::string(entry_id);
+    auto* msg = FindIn(fields, "msg");
+    Take(e.raw, msg ? msg : &fields.front().second);
+    // rsyslog templates such as RSYSLOG_FileFormat (omkafka's default) end in a newline:
+    // the raw line is stored without its terminator, as for file events.
+    if (!e.raw.empty() && e.raw.back() == '\n') {
+      e.raw.pop_back();
+      if (!e.raw.empty() && e.raw.back() == '\r') e.raw.pop_back();
+    }
+    e.id.reserve(queue_name.size() + 1 + entry_id.size());
+    e.id.append(queue_name).append("/").append(entry_id);
     e.time_ns = entry_time_ms * 1'000'000;
     e.source = std::string(queue_name);
     e.type = "plain";
     return e;
   }
+  if (*v == kBatchVersion) {
+    return Status::Corruption("entry " + std::string(entry_id) +
+                              " is a batched (v2) entry: decode it with DecodeEventBatch");
+  }
   if (*v != kVersion) {
     return Status::Corruption("entry " + std::string(entry_id) + ": unsupported wire version \"" + *v + "\"");
   }
-  auto require = [&](std::string_view name) -> const std::string* { return FindField(fields, name); };
   const char* required[] = {"id", "time", "host", "source", "type", "offset", "msg"};
-  for (const char* name : required) {
-    if (require(name) == nullptr) {
-      return Status::Corruption("entry " + std::string(entry_id) + ": missing field \"" + name + "\"");
+  decltype(FindIn(fields, "")) found[7];
+  for (int i = 0; i < 7; ++i) {
+    found[i] = FindIn(fields, required[i]);
+    if (found[i] == nullptr) {
+      return Status::Corruption("entry " + std::string(entry_id) + ": missing field \"" + required[i] + "\"");
     }
   }
-  e.id = *require("id");
-  e.host = *require("host");
-  e.source = *require("source");
-  e.type = *require("type");
-  e.raw = *require("msg");
-  if (!ParseInt(*require("time"), &e.time_ns)) {
+  if (!ParseInt(*found[1], &e.time_ns)) {
     return Status::Corruption("entry " + std::string(entry_id) + ": field \"time\" is not an integer");
   }
-  if (!ParseInt(*require("offset"), &e.offset)) {
+  if (!ParseInt(*found[5], &e.offset)) {
     return Status::Corruption("entry " + std::string(entry_id) + ": field \"offset\" is not an integer");
   }
-  if (const std::string* fac = FindField(fields, "facility")) {
+  Take(e.id, found[0]);
+  Take(e.host, found[2]);
+  Take(e.source, found[3]);
+  Take(e.type, found[4]);
+  Take(e.raw, found[6]);
+  if (const std::string* fac = FindIn(fields, "facility")) {
     SyslogHeader h;
     if (!ParseInt(*fac, &h.facility)) h.facility = -1;
-    if (const std::string* sev = FindField(fields, "severity"); !sev || !ParseInt(*sev, &h.severity)) h.severity = -1;
-    if (const std::string* x = FindField(fields, "app")) h.app = *x;
-    if (const std::string* x = FindField(fields, "procid")) h.procid = *x;
-    if (const std::string* x = FindField(fields, "msgid")) h.msgid = *x;
-    if (const std::string* x = FindField(fields, "sd")) h.structured_data = *x;
+    if (const std::string* sev = FindIn(fields, "severity"); !sev || !ParseInt(*sev, &h.severity)) h.severity = -1;
+    if (auto* x = FindIn(fields, "app")) Take(h.app, x);
+    if (auto* x = FindIn(fields, "procid")) Take(h.procid, x);
+    if (auto* x = FindIn(fields, "msgid")) Take(h.msgid, x);
+    if (auto* x = FindIn(fields, "sd")) Take(h.structured_data, x);
     e.syslog = std::move(h);
   }
   return e;
+}
+
+}  // namespace
+
+Result<Event> DecodeEvent(const FieldList& fields, std::string_view queue_name,
+                          std::string_view entry_id, int64_t entry_time_ms) {
+  return DecodeEventFrom(fields, queue_name, entry_id, entry_time_ms);
+}
+
+Result<Event> DecodeEvent(FieldList&& fields, std::string_view queue_name, std::string_view entry_id,
+                          int64_t entry_time_ms) {
+  return DecodeEventFrom(fields, queue_name, entry_id, entry_time_ms);
+}
+
+// ---- v2: batched entries ----
+//
+// Record layout (docs/wire-format.md): varint flags (bit 0: syslog header follows), then
+// the strings id, host, source, type, msg (each varint length + bytes), varint
+// zigzag(time_ns), varint offset, and with the syslog bit varint zigzag(facility),
+// varint zigzag(severity), strings app, procid, msgid, sd. Varints are LEB128.
+
+namespace {
+
+void PutVarint(std::string& out, uint64_t v) {
+  while (v >= 0x80) {
+    out += static_cast<char>((v & 0x7f) | 0x80);
+    v >>= 7;
+  }
+  out += static_cast<char>(v);
+}
+
+uint64_t ZigZag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
+int64_t UnZigZag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
+
+void PutString(std::string& out, std::string_view s) {
+  PutVarint(out, s.size());
+  out.append(s);
+}
+
+void PutRecord(std::string& out, const Event& e) {
+  PutVarint(out, e.syslog ? 1 : 0);
+  PutString(out, e.id);
+  PutString(out, e.host);
+  PutString(out, e.source);
+  PutString(out, e.type);
+  PutString(out, e.raw);
+  PutVarint(out, ZigZag(e.time_ns));
+  PutVarint(out, e.offset);
+  if (e.syslog) {
+    PutVarint(out, ZigZag(e.syslog->facility));
+    PutVarint(out, ZigZag(e.syslog->severity));
+    PutString(out, e.syslog->app);
+    PutString(out, e.syslog->procid);
+    PutString(out, e.syslog->msgid);
+    PutString(out, e.syslog->structured_data);
+  }
+}
+
+// Reads records from the inflated bytes; every Get* returns false past the end.
+class RecordReader {
+ public:
+  explicit RecordReader(std::string_view in) : in_(in) {}
+  bool done() const { return pos_ == in_.size(); }
+  bool GetVarint(uint64_t* v) {
+    uint64_t r = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (pos_ >= in_.size()) return false;
+      uint8_t b = static_cast<uint8_t>(in_[pos_++]);
+      r |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if ((b & 0x80) == 0) {
+        *v = r;
+        return true;
+      }
+    }
+    return false;
+  }
+  bool GetString(std::string* s) {
+    uint64_t n = 0;
+    if (!GetVarint(&n) || n > in_.size() - pos_) return false;
+    s->assign(in_.substr(pos_, n));
+    pos_ += n;
+    return true;
+  }
+  bool GetRecord(Event* e) {
+    uint64_t flags = 0, time = 0, offset = 0;
+    if (!GetVarint(&flags) || flags > 1) return false;
+    if (!GetString(&e->id) || !GetString(&e->host) || !GetString(&e->source) || !GetString(&e->type) ||
+        !GetString(&e->raw) || !GetVarint(&time) || !GetVarint(&offset)) {
+      return false;
+    }
+    e->time_ns = UnZigZag(time);
+    e->offset = offset;
+    if (flags & 1) {
+      SyslogHeader h;
+      uint64_t fac = 0, sev = 0;
+      if (!GetVarint(&fac) || !GetVarint(&sev) || !GetString(&h.app) || !GetString(&h.procid) ||
+          !GetString(&h.msgid) || !GetString(&h.structured_data)) {
+        return false;
+      }
+      h.facility = static_cast<int>(UnZigZag(fac));
+      h.severity = static_cast<int>(UnZigZag(sev));
+      e->syslog = std::move(h);
+    }
+    return true;
+  }
+
+ private:
+  std::string_view in_;
+  size_t pos_ = 0;
+};
+
+// Inflates a zlib stream of at most kMaxBatchBytes; false when it is corrupt, truncated
+// or larger.
+bool Inflate(std::string_view in, std::string* out, std::string* error) {
+  z_stream zs;
+  std::memset(&zs, 0, sizeof zs);
+  if (inflateInit(&zs) != Z_OK) {
+    *error = "zlib inflateInit failed";
+    return false;
+  }
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  zs.avail_in = static_cast<uInt>(in.size());
+  out->resize(std::min<size_t>(std::max<size_t>(in.size() * 4, 4096), kMaxBatchBytes));
+  size_t have = 0;
+  int rc = Z_OK;
+  for (;;) {
+    if (have == out->size()) {
+      if (out->size() >= kMaxBatchBytes) {
+        rc = Z_BUF_ERROR;
+        *error = "inflates to more than " + std::to_string(kMaxBatchBytes) + " bytes";
+        break;
+      }
+      out->resize(std::min<size_t>(out->size() * 2, kMaxBatchBytes));
+    }
+    zs.next_out = reinterpret_cast<Bytef*>(out->data() + have);
+    zs.avail_out = static_cast<uInt>(out->size() - have);
+    rc = inflate(&zs, Z_NO_FLUSH);
+    have = out->size() - zs.avail_out;
+    if (rc == Z_STREAM_END) break;
+    if (rc != Z_OK && !(rc == Z_BUF_ERROR && zs.avail_out == 0)) {
+      *error = std::string("zlib: ") + (zs.msg ? zs.msg : (rc == Z_BUF_ERROR ? "truncated data" : "corrupt data"));
+      break;
+    }
+  }
+  const bool trailing = rc == Z_STREAM_END && zs.avail_in != 0;
+  inflateEnd(&zs);
+  if (rc != Z_STREAM_END) return false;
+  if (trailing) {
+    *error = "bytes after the end of the zlib stream";
+    return false;
+  }
+  out->resize(have);
+  return true;
+}
+
+}  // namespace
+
+FieldList EncodeEventBatch(std::span<const Event> events, int zlib_level) {
+  std::string records;
+  size_t estimate = 0;
+  for (const Event& e : events) estimate += e.id.size() + e.host.size() + e.source.size() + e.type.size() + e.raw.size() + 32;
+  records.reserve(estimate);
+  for (const Event& e : events) PutRecord(records, e);
+  FieldList f;
+  f.reserve(4);
+  f.emplace_back("v", std::string(kBatchVersion));
+  f.emplace_back("n", std::to_string(events.size()));
+  if (zlib_level <= 0) {
+    f.emplace_back("enc", "none");
+    f.emplace_back("events", std::move(records));
+    return f;
+  }
+  uLongf bound = compressBound(static_cast<uLong>(records.size()));
+  std::string packed(bound, '\0');
+  int rc = compress2(reinterpret_cast<Bytef*>(packed.data()), &bound,
+                     reinterpret_cast<const Bytef*>(records.data()), static_cast<uLong>(records.size()),
+                     std::min(zlib_level, 9));
+  if (rc != Z_OK) {  // only Z_MEM_ERROR is possible here: send the records as they are
+    f.emplace_back("enc", "none");
+    f.emplace_back("events", std::move(records));
+    return f;
+  }
+  packed.resize(bound);
+  f.emplace_back("enc", "zlib");
+  f.emplace_back("events", std::move(packed));
+  return f;
+}
+
+bool IsEventBatch(const FieldList& fields) {
+  const std::string* v = FindField(fields, "v");
+  return v != nullptr && *v == kBatchVersion;
+}
+
+Result<std::vector<Event>> DecodeEventBatch(const FieldList& fields, std::string_view entry_id) {
+  auto corrupt = [&](const std::string& what) {
+    return Status::Corruption("batched entry " + std::string(entry_id) + ": " + what);
+  };
+  if (!IsEventBatch(fields)) return corrupt("field \"v\" is not \"2\"");
+  const std::string* n_field = FindField(fields, "n");
+  const std::string* enc = FindField(fields, "enc");
+  const std::string* data = FindField(fields, "events");
+  if (n_field == nullptr) return corrupt("missing field \"n\"");
+  if (enc == nullptr) return corrupt("missing field \"enc\"");
+  if (data == nullptr) return corrupt("missing field \"events\"");
+  size_t n = 0;
+  if (!ParseInt(*n_field, &n) || n == 0 || n > kMaxBatchEvents) {
+    return corrupt("field \"n\" is not a count from 1 to " + std::to_string(kMaxBatchEvents));
+  }
+  std::string inflated;
+  std::string_view records;
+  if (*enc == "zlib") {
+    std::string error;
+    if (!Inflate(*data, &inflated, &error)) return corrupt(error);
+    records = inflated;
+  } else if (*enc == "none") {
+    if (data->size() > kMaxBatchBytes) return corrupt("more than " + std::to_string(kMaxBatchBytes) + " bytes");
+    records = *data;
+  } else {
+    return corrupt("unknown encoding \"" + *enc + "\"");
+  }
+  std::vector<Event> out;
+  out.reserve(std::min<size_t>(n, records.size() / 8 + 1));
+  RecordReader reader(records);
+  while (!reader.done()) {
+    if (out.size() == n) return corrupt("more records than n=" + std::to_string(n));
+    Event e;
+    if (!reader.GetRecord(&e)) return corrupt("record " + std::to_string(out.size()) + " is truncated or malformed");
+    out.push_back(std::move(e));
+  }
+  if (out.size() != n) {
+    return corrupt(std::to_string(out.size()) + " records, but n=" + std::to_string(n));
+  }
+  return out;
 }
 
 std::string FormatSample(const Sample& s) {

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <charconv>
+#include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -67,6 +69,29 @@ FieldList EncodeEvent(const Event& event);
 // Corruption with a message naming the field.
 Result<Event> DecodeEvent(const FieldList& fields, std::string_view queue_name,
                           std::string_view entry_id, int64_t entry_time_ms);
+// The same, moving the strings out of `fields` (the consumers' hot path). When it fails,
+// `fields` is left as it was (so it can be dumped); when it succeeds, it is moved-from.
+Result<Event> DecodeEvent(FieldList&& fields, std::string_view queue_name,
+                          std::string_view entry_id, int64_t entry_time_ms);
+
+// Wire format v2, the batched entry (docs/wire-format.md, "Batched entries"): several
+// events in one entry, fields v=2, n=<events>, enc=zlib|none, events=<records>. Each
+// event keeps its own id, so a replay dedupes exactly as with v1.
+inline constexpr std::string_view kBatchVersion = "2";
+// Most events and most inflated bytes one batched entry may hold; a larger one is Corruption.
+inline constexpr size_t kMaxBatchEvents = 1'000'000;
+inline constexpr size_t kMaxBatchBytes = 256u << 20;
+
+// Packs `events` (REQUIRES: 1 to kMaxBatchEvents of them) into one v2 entry, compressed
+// with zlib at `zlib_level` (1 fastest .. 9 smallest; 0 stores the records uncompressed
+// with enc=none).
+FieldList EncodeEventBatch(std::span<const Event> events, int zlib_level = 1);
+// True when the entry's "v" field is "2".
+bool IsEventBatch(const FieldList& fields);
+// Decodes a v2 entry into its events, in order. Corruption (naming `entry_id` and what is
+// wrong) when a field is missing, the data does not inflate, a record is truncated, the
+// count differs from "n", or a bound above is exceeded.
+Result<std::vector<Event>> DecodeEventBatch(const FieldList& fields, std::string_view entry_id);
 
 // Samples travel as Prometheus text exposition lines with timestamps, one entry per batch:
 // fields v=1, samples="<name>{<labels>} <value> <timestamp_ms>\n...".
@@ -76,6 +101,29 @@ Result<std::vector<Sample>> DecodeSamples(const FieldList& fields);
 // Prometheus text format (0.0.4): one sample per line, "# HELP"/"# TYPE" and blank lines
 // skipped. A sample without a timestamp gets `default_time_ms`. Errors name the line.
 Result<std::vector<Sample>> ParsePrometheusText(std::string_view text, int64_t default_time_ms);
+
+// The TYPE a family is declared with in the Prometheus text format.
+enum class MetricType : uint8_t { kUntyped, kCounter, kGauge, kHistogram, kSummary };
+const char* MetricTypeName(MetricType type);  // "untyped", "counter", ...
+
+// A scrape body (a /metrics page) with what its TYPE lines say about each sample.
+struct Exposition {
+  std::vector<Sample> samples;
+  // Parallel to `samples`: 1 when the sample is a cumulative counter (it only grows, and a
+  // decrease means the process restarted): the samples of a `counter` family, a
+  // histogram's `_bucket`, `_count` and `_sum`, a summary's `_count` and `_sum`. 0 for
+  // gauges, untyped samples and summary quantiles.
+  std::vector<uint8_t> cumulative;
+};
+
+// Parses a Prometheus text-format (0.0.4) scrape body: sample lines as ParsePrometheusText
+// (labels sorted; no timestamp: `default_time_ms`), "# TYPE <name> <type>" lines (counter,
+// gauge, histogram, summary, untyped; one per name) and "# HELP <name> <text>" lines,
+// which must name a metric. Other "#" lines are comments. Like Prometheus, one bad line
+// fails the whole body; the error names the line and what was expected. Samples whose
+// name is not a declared family or a histogram/summary/counter suffix of one are untyped.
+Result<Exposition> ParsePrometheusExposition(std::string_view text, int64_t default_time_ms);
+
 // One line: name{a="b",c="d"} value timestamp_ms (labels sorted, values escaped).
 std::string FormatSample(const Sample& sample);
 

@@ -1,4 +1,5 @@
-// libFuzzer target for the wire decoders: queue entries (field lists) and Prometheus text.
+// libFuzzer target for the wire decoders: queue entries (field lists: v1 events, v2 batched
+// events, samples) and Prometheus text.
 // Input: entries' fields separated by NUL bytes (name, value, name, value...); the same
 // bytes are also parsed as Prometheus text and as a samples entry.
 #include <cstddef>
@@ -29,6 +30,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // What decodes must encode and decode to the same event.
     auto again = logship::wire::DecodeEvent(logship::wire::EncodeEvent(*event), "fuzz:stream", "1-0", 1);
     if (!again.ok() || again->raw != event->raw || again->id != event->id) __builtin_trap();
+  }
+  auto batch = logship::wire::DecodeEventBatch(fields, "1-0");
+  if (batch.ok()) {
+    // A batched entry that decodes must encode and decode to the same events.
+    auto again = logship::wire::DecodeEventBatch(logship::wire::EncodeEventBatch(*batch), "1-0");
+    if (!again.ok() || again->size() != batch->size()) __builtin_trap();
+    for (size_t i = 0; i < batch->size(); ++i) {
+      if ((*again)[i].raw != (*batch)[i].raw || (*again)[i].id != (*batch)[i].id) __builtin_trap();
+    }
   }
   auto samples = logship::wire::ParsePrometheusText(in, 0);
   if (samples.ok()) {

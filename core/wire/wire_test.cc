@@ -1,6 +1,7 @@
 #include "core/wire/wire.h"
 
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 namespace logship::wire {
 namespace {
@@ -35,6 +36,133 @@ TEST(WireTest, PlainTextEntriesAreEvents) {
   EXPECT_EQ(d->id, "logs/1700000000000-3");
   EXPECT_EQ(d->raw, "<34>Oct 11 22:14:15 host su: failed");
   EXPECT_EQ(d->time_ns, 1700000000000LL * 1'000'000);
+}
+
+TEST(WireTest, PlainTextLosesOneTrailingLineTerminator) {
+  // omkafka's default template (RSYSLOG_FileFormat) ends in "\n".
+  auto lf = DecodeEvent({{"msg", "2024-01-01T00:00:00+00:00 host app: hello\n"}}, "t", "0/1", 0);
+  ASSERT_TRUE(lf.ok());
+  EXPECT_EQ(lf->raw, "2024-01-01T00:00:00+00:00 host app: hello");
+  auto crlf = DecodeEvent({{"msg", "line\r\n"}}, "t", "0/2", 0);
+  ASSERT_TRUE(crlf.ok());
+  EXPECT_EQ(crlf->raw, "line");
+  auto two = DecodeEvent({{"msg", "line\n\n"}}, "t", "0/3", 0);
+  ASSERT_TRUE(two.ok());
+  EXPECT_EQ(two->raw, "line\n");
+}
+
+Event BatchEvent(int i) {
+  Event e;
+  e.id = "00000000000000ab:" + std::to_string(i * 100);
+  e.time_ns = 1'700'000'000'000'000'000 + i - 5;  // zigzag: also around negative deltas
+  e.host = "web-" + std::to_string(i % 3);
+  e.source = "/var/log/app.log";
+  e.type = i % 2 ? "nginx" : "";
+  e.offset = static_cast<uint64_t>(i) * 100;
+  e.raw = std::string("line \0\xff\r\n ", 11) + std::string(i * 37, 'x');
+  if (i % 4 == 1) e.syslog = SyslogHeader{i % 24, -1, "app", "", "ID" + std::to_string(i), "-"};
+  return e;
+}
+
+TEST(WireTest, BatchedEntryRoundTripsEveryEventAndField) {
+  std::vector<Event> in;
+  for (int i = 0; i < 300; ++i) in.push_back(BatchEvent(i));
+  in[7].time_ns = -42;  // before the epoch: zigzag
+  for (int level : {1, 9, 0}) {
+    FieldList f = EncodeEventBatch(in, level);
+    ASSERT_TRUE(IsEventBatch(f));
+    EXPECT_EQ(f[0], (std::pair<std::string, std::string>("v", "2")));
+    EXPECT_EQ(f[1].second, "300");
+    EXPECT_EQ(f[2].second, level == 0 ? "none" : "zlib");
+    auto out = DecodeEventBatch(f, "1-0");
+    ASSERT_TRUE(out.ok()) << out.status().ToString();
+    ASSERT_EQ(out->size(), in.size());
+    for (size_t i = 0; i < in.size(); ++i) {
+      const Event& a = (*out)[i];
+      const Event& b = in[i];
+      EXPECT_EQ(a.id, b.id);
+      EXPECT_EQ(a.time_ns, b.time_ns);
+      EXPECT_EQ(a.host, b.host);
+      EXPECT_EQ(a.source, b.source);
+      EXPECT_EQ(a.type, b.type);
+      EXPECT_EQ(a.offset, b.offset);
+      EXPECT_EQ(a.raw, b.raw);
+      ASSERT_EQ(a.syslog.has_value(), b.syslog.has_value()) << i;
+      if (a.syslog) {
+        EXPECT_EQ(a.syslog->facility, b.syslog->facility);
+        EXPECT_EQ(a.syslog->severity, b.syslog->severity);
+        EXPECT_EQ(a.syslog->app, b.syslog->app);
+        EXPECT_EQ(a.syslog->procid, b.syslog->procid);
+        EXPECT_EQ(a.syslog->msgid, b.syslog->msgid);
+        EXPECT_EQ(a.syslog->structured_data, b.syslog->structured_data);
+      }
+      if (::testing::Test::HasFailure()) return;
+    }
+  }
+  // Repetitive log lines compress: the zlib entry is much smaller than the records.
+  EXPECT_LT(EncodeEventBatch(in, 1)[3].second.size() * 5, EncodeEventBatch(in, 0)[3].second.size());
+  // DecodeEvent refuses a batched entry rather than misreading it.
+  auto single = DecodeEvent(EncodeEventBatch(in), "s", "1-0", 0);
+  ASSERT_FALSE(single.ok());
+  EXPECT_NE(single.status().message().find("DecodeEventBatch"), std::string::npos);
+}
+
+TEST(WireTest, BrokenBatchedEntriesAreCorruptionNamingTheProblem) {
+  std::vector<Event> in = {BatchEvent(1), BatchEvent(2)};
+  FieldList good = EncodeEventBatch(in, 0);
+  auto expect_corrupt = [](const FieldList& f, const std::string& what) {
+    auto r = DecodeEventBatch(f, "9-9");
+    ASSERT_FALSE(r.ok()) << what;
+    EXPECT_EQ(r.status().code(), StatusCode::kCorruption);
+    EXPECT_NE(r.status().message().find("batched entry 9-9"), std::string::npos) << r.status().message();
+    EXPECT_NE(r.status().message().find(what), std::string::npos) << r.status().message();
+  };
+  FieldList f = good;
+  f[1].second = "3";
+  expect_corrupt(f, "2 records, but n=3");
+  f = good;
+  f[1].second = "1";
+  expect_corrupt(f, "more records than n=1");
+  f = good;
+  f[1].second = "0";
+  expect_corrupt(f, "field \"n\"");
+  f = good;
+  f[3].second.pop_back();
+  expect_corrupt(f, "record 1 is truncated");
+  f = good;
+  f[2].second = "lz4";
+  expect_corrupt(f, "unknown encoding \"lz4\"");
+  f = good;
+  f.pop_back();
+  expect_corrupt(f, "missing field \"events\"");
+  FieldList z = EncodeEventBatch(in, 6);
+  z[3].second.resize(z[3].second.size() / 2);
+  expect_corrupt(z, "zlib");
+  z = EncodeEventBatch(in, 6);
+  z[3].second[5] ^= 0x55;
+  expect_corrupt(z, "zlib");
+  z = EncodeEventBatch(in, 6);
+  z[3].second += "junk";
+  expect_corrupt(z, "after the end of the zlib stream");
+  // A small entry that would inflate past the bound is refused, not allocated.
+  std::string bomb(8 << 20, '\0');
+  {
+    std::string zeros(1 << 20, '\0');
+    z_stream zs{};
+    ASSERT_EQ(deflateInit(&zs, 1), Z_OK);
+    zs.next_out = reinterpret_cast<Bytef*>(bomb.data());
+    zs.avail_out = static_cast<uInt>(bomb.size());
+    for (size_t fed = 0; fed <= kMaxBatchBytes; fed += zeros.size()) {
+      zs.next_in = reinterpret_cast<Bytef*>(zeros.data());
+      zs.avail_in = static_cast<uInt>(zeros.size());
+      ASSERT_EQ(deflate(&zs, Z_NO_FLUSH), Z_OK);
+    }
+    ASSERT_EQ(deflate(&zs, Z_FINISH), Z_STREAM_END);
+    bomb.resize(bomb.size() - zs.avail_out);
+    deflateEnd(&zs);
+  }
+  EXPECT_LT(bomb.size(), 4u << 20);
+  expect_corrupt({{"v", "2"}, {"n", "1"}, {"enc", "zlib"}, {"events", bomb}}, "inflates to more than");
 }
 
 TEST(WireTest, BrokenEntriesNameTheProblem) {
