@@ -5,8 +5,10 @@
 #include <chrono>
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include "logship/config.h"
+#include "parser/search/clickhouse_search.h"
 #include "parser/search/search.h"
 
 namespace logship::cli {
@@ -29,12 +31,21 @@ struct SearchArgs {
 
 void RunSearch(const SearchArgs& a) {
   search::SearchRequest req;
+  std::optional<ClickHouseSinkConfig> clickhouse;  // set when the config's sink is ClickHouse
   if (!a.data_dir.empty()) {
     req.data_dir = a.data_dir;
   } else {
     auto c = LoadConfig(a.config);
     if (!c.ok()) Fail(c.status().message(), 1);
-    req.data_dir = c.value().parser.sqlite.dir;
+    const ParserConfig& p = c.value().parser;
+    if (p.sink == "clickhouse") {
+      clickhouse = p.clickhouse;
+    } else if (p.sink == "elasticsearch") {
+      Fail("parser.sink is elasticsearch: search it with Kibana / OpenSearch Dashboards or its _search API "
+           "(logship search reads the sqlite and clickhouse sinks)",
+           1);
+    }
+    req.data_dir = p.sqlite.dir;
     if (req.data_dir.empty()) req.data_dir = c.value().data_dir + "/events";
   }
   const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -51,7 +62,7 @@ void RunSearch(const SearchArgs& a) {
   }
   req.limit = a.limit;
   for (const auto& q : a.query) req.query += (req.query.empty() ? "" : " ") + q;
-  auto hits = search::Search(req);
+  auto hits = clickhouse ? search::SearchClickHouse(*clickhouse, req) : search::Search(req);
   if (!hits.ok()) {
     Fail(hits.status().message(), hits.status().code() == StatusCode::kInvalidArgument ? 1 : 2);
   }
@@ -68,7 +79,8 @@ void AddSearchCommand(CLI::App& app) {
       "Query: field:value (JSON field or host/source/type/id; * wildcard), field>=N, field<N,\n"
       "bare words and \"quoted phrases\" over the raw line; all terms ANDed.\n"
       "Example: logship search --data-dir /var/lib/logship/events --from 1h 'response>=500 path:/api/*'");
-  auto* cfg = sub->add_option("-c,--config", args->config, "Config file (data dir = parser.sqlite.dir)");
+  auto* cfg = sub->add_option("-c,--config", args->config,
+                              "Config file: searches parser.sink (sqlite: parser.sqlite.dir, or clickhouse)");
   auto* dir = sub->add_option("--data-dir", args->data_dir, "The SQLite store's directory (events-*.db)");
   cfg->excludes(dir);
   dir->excludes(cfg);

@@ -1,4 +1,5 @@
-// `logship search`: queries the SQLite event store (parser/search).
+// `logship search`: queries the event store (parser/search): SQLite, or ClickHouse when the
+// config's parser.sink is clickhouse.
 #pragma once
 
 namespace CLI {

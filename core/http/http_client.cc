@@ -41,12 +41,20 @@ std::string RedactUrl(const std::string& url) {
   return cut == std::string::npos ? url : url.substr(0, cut);
 }
 
+// Where WriteBody() puts a response body: at most `cap` bytes, the rest counted only.
+struct BodySink {
+  HttpResponse* response;
+  size_t cap;
+  size_t seen = 0;
+};
+
 size_t WriteBody(char* data, size_t size, size_t nmemb, void* user) {
-  auto* body = static_cast<std::string*>(user);
+  auto* sink = static_cast<BodySink*>(user);
+  std::string& body = sink->response->body;
   size_t n = size * nmemb;
-  if (body->size() < HttpClient::kMaxResponseBytes) {
-    body->append(data, std::min(n, HttpClient::kMaxResponseBytes - body->size()));
-  }
+  if (body.size() < sink->cap) body.append(data, std::min(n, sink->cap - body.size()));
+  sink->seen += n;
+  if (sink->seen > sink->cap) sink->response->truncated = true;
   return n;  // keep reading (and discard) past the cap so the connection stays reusable
 }
 
@@ -136,10 +144,18 @@ Result<HttpResponse> HttpClient::Get(const std::string& url, const HttpHeaders& 
   return Perform("GET", url, nullptr, headers, timeout);
 }
 
+Result<HttpResponse> HttpClient::PostAnyStatus(const std::string& url, const std::string& body,
+                                               const HttpHeaders& headers,
+                                               std::chrono::milliseconds timeout) {
+  return Perform("POST", url, &body, headers, timeout, /*any_status=*/true);
+}
+
 Result<HttpResponse> HttpClient::Perform(const char* method, const std::string& url,
                                          const std::string* body, const HttpHeaders& headers,
-                                         std::chrono::milliseconds timeout) {
+                                         std::chrono::milliseconds timeout, bool any_status) {
   last_retry_after_ = std::chrono::milliseconds(0);
+  last_curl_code_ = -1;  // no transfer
+  last_http_status_ = 0;
   const std::string where = std::string(method) + " " + RedactUrl(url);
   auto* curl = static_cast<CURL*>(curl_);
   if (curl == nullptr) return Status::Retryable(where + ": curl_easy_init failed");
@@ -159,9 +175,13 @@ Result<HttpResponse> HttpClient::Perform(const char* method, const std::string& 
   curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, options_.verify_tls ? 1L : 0L);
   curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, options_.verify_tls ? 2L : 0L);
   if (!options_.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, options_.ca_file.c_str());
+  if (!options_.cert_file.empty()) curl_easy_setopt(curl, CURLOPT_SSLCERT, options_.cert_file.c_str());
+  if (!options_.key_file.empty()) curl_easy_setopt(curl, CURLOPT_SSLKEY, options_.key_file.c_str());
+  if (options_.accept_compressed) curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "");
   curl_easy_setopt(curl, CURLOPT_USERAGENT, options_.user_agent.c_str());
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &WriteBody);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response.body);
+  BodySink sink{&response, options_.max_response_bytes};
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, &WriteHeader);
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &response.headers);
   if (body != nullptr) {
@@ -183,6 +203,9 @@ Result<HttpResponse> HttpClient::Perform(const char* method, const std::string& 
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, nullptr);
   curl_slist_free_all(list);
   if (rc == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
+  last_curl_code_ = static_cast<int>(rc);
+  last_http_status_ = response.status;
+  if (rc == CURLE_OK && any_status) return response;
 
   int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                        std::chrono::system_clock::now().time_since_epoch())

@@ -19,7 +19,8 @@ using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
 struct HttpResponse {
   long status = 0;      // HTTP status code
   HttpHeaders headers;  // response headers of the final response, names as sent
-  std::string body;     // at most HttpClient::kMaxResponseBytes; the rest is discarded
+  std::string body;     // at most Options::max_response_bytes; the rest is discarded
+  bool truncated = false;  // the body was longer than Options::max_response_bytes
 
   // The first header named `name` (case-insensitive), "" when absent.
   std::string Header(std::string_view name) const;
@@ -59,6 +60,13 @@ class HttpClient {
     std::string ca_file;  // PEM bundle; "" uses the system store
     std::chrono::milliseconds connect_timeout{5000};  // capped by each call's timeout
     std::string user_agent = "logship/0.1";
+    // Client certificate and its key (PEM files) for mutual TLS; "" sends none.
+    std::string cert_file, key_file;
+    // Longer bodies are cut here (HttpResponse::truncated); the rest is read and discarded.
+    size_t max_response_bytes = kMaxResponseBytes;
+    // Offer every encoding libcurl can inflate (Accept-Encoding: gzip, ...); the body and
+    // max_response_bytes are then the inflated bytes.
+    bool accept_compressed = false;
   };
 
   HttpClient();
@@ -75,17 +83,30 @@ class HttpClient {
   Result<HttpResponse> Get(const std::string& url, const HttpHeaders& headers,
                            std::chrono::milliseconds timeout);
 
+  // Like Post, but every HTTP response is returned as a value, whatever its status, for
+  // clients that decide from the server's own error codes in the body (ClickHouse's
+  // "Code: N", Elasticsearch's per-item errors). Only a transfer that got no response is a
+  // Status (Retryable or Permanent, by ClassifyHttpResult()).
+  Result<HttpResponse> PostAnyStatus(const std::string& url, const std::string& body,
+                                     const HttpHeaders& headers, std::chrono::milliseconds timeout);
+
   // Retry-After of the last call that failed Retryable; 0 when none was given.
   std::chrono::milliseconds last_retry_after() const { return last_retry_after_; }
+  // The CURLcode of the last call (0: a response was received) and its HTTP status (0
+  // when none), for callers that count failures by kind.
+  int last_curl_code() const { return last_curl_code_; }
+  long last_http_status() const { return last_http_status_; }
 
  private:
   Result<HttpResponse> Perform(const char* method, const std::string& url,
                                const std::string* body, const HttpHeaders& headers,
-                               std::chrono::milliseconds timeout);
+                               std::chrono::milliseconds timeout, bool any_status = false);
 
   Options options_;
   void* curl_ = nullptr;  // CURL*, kept out of this header
   std::chrono::milliseconds last_retry_after_{0};
+  int last_curl_code_ = 0;
+  long last_http_status_ = 0;
 };
 
 }  // namespace logship

@@ -164,6 +164,25 @@ TEST(HttpClientTest, ConnectionRefusedIsRetryable) {
   EXPECT_EQ(resp.status().code(), StatusCode::kRetryable) << resp.status().ToString();
 }
 
+TEST(HttpClientTest, PostAnyStatusReturnsErrorRepliesAsValues) {
+  auto receiver = HttpReceiver::Start();
+  ASSERT_TRUE(receiver.ok());
+  CannedResponse r;
+  r.status = 500;
+  r.body = "Code: 252, e.displayText() = DB::Exception: Too many parts";
+  (*receiver)->EnqueueResponse(r);
+  HttpClient client;
+  auto resp = client.PostAnyStatus((*receiver)->url("/"), "x", {}, milliseconds(2000));
+  ASSERT_TRUE(resp.ok()) << resp.status().ToString();
+  EXPECT_EQ(resp->status, 500);
+  EXPECT_EQ(resp->body, r.body);
+  // Without a response it is still a Status.
+  int port = (*receiver)->port();
+  receiver->reset();
+  auto refused = client.PostAnyStatus("http://127.0.0.1:" + std::to_string(port) + "/", "x", {}, milliseconds(2000));
+  EXPECT_EQ(refused.status().code(), StatusCode::kRetryable) << refused.status().ToString();
+}
+
 TEST(HttpClientTest, MalformedUrlIsPermanent) {
   HttpClient client;
   auto resp = client.Post("ftp://127.0.0.1/", "{}", {}, milliseconds(1000));

@@ -19,7 +19,7 @@ class ParserWorker::Probe {
         errors_(prometheus::BuildCounter().Name("logship_parser_errors_total").Help("Errors by kind")
                     .Register(MetricsRegistry())),
         dropped_(Counter("logship_parser_dropped_events_total",
-                         "Events dropped (always 0: unparsable events are stored raw)")),
+                         "Events a parse rule's drop condition removed (unparsable events are never dropped: they are stored raw)")),
         unparsed_(Counter("logship_parser_unparsed_events_total", "Events no pattern matched (stored raw)")),
         queue_errors_(errors_.Add({{"kind", "queue"}})),
         sink_errors_(errors_.Add({{"kind", "sink"}})),
@@ -132,23 +132,45 @@ void ParserWorker::Loop() {
       continue;
     }
     idle_.store(false);
+    // Sinks that prefer few large writes (ClickHouse, Elasticsearch) ask for a linger:
+    // keep polling until the batch is full or the linger since its first event passed.
+    if (const Millis linger = sink_->batching().linger; linger.count() > 0) {
+      const auto deadline = std::chrono::steady_clock::now() + linger;
+      while (batch.size() < config_.batch_max_events) {
+        auto left = std::chrono::duration_cast<Millis>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) break;
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          if (stopping_) break;
+        }
+        auto more = input_->Poll(config_.batch_max_events - batch.size(), std::min(left, config_.batch_wait));
+        if (!more.ok()) break;  // write what is in hand; the next poll reports the error
+        for (Delivery<Event>& d : *more) batch.push_back(std::move(d));
+      }
+    }
     counters_->SetRuleSet(rules);
     parsed.clear();
     parsed.reserve(batch.size());
-    uint64_t unparsed = 0, bytes = 0;
+    uint64_t unparsed = 0, bytes = 0, dropped = 0;
     for (Delivery<Event>& d : batch) {
       bytes += d.value.raw.size();
       parsed.push_back(rules->Parse(std::move(d.value)));
+      if (parsed.back().dropped) {  // a rule's drop condition: acknowledged, counted, not stored
+        parsed.pop_back();
+        ++dropped;
+        continue;
+      }
       const auto& tags = parsed.back().tags;
       if (std::find(tags.begin(), tags.end(), "_grokparsefailure") != tags.end()) ++unparsed;
     }
     probe_->received_.Increment(static_cast<double>(batch.size()));
     probe_->unparsed_.Increment(static_cast<double>(unparsed));
+    probe_->dropped_.Increment(static_cast<double>(dropped));
 
     Millis backoff(100);
     bool committed = false;
     for (;;) {
-      Status s = sink_->Write(parsed);
+      Status s = parsed.empty() ? Status::Ok() : sink_->Write(parsed);
       if (s.ok()) {
         committed = true;
         break;

@@ -1,7 +1,9 @@
 // ParserWorker: the parser daemon's loop. Takes a batch from the queue, parses it with
 // the current rules, writes it to the sink, and only after the sink committed
 // acknowledges the batch to the queue. Derived counters are published as delta samples
-// every `metrics_flush`.
+// every `metrics_flush`. A batch is what one poll returns (at most batch_max_events), or,
+// when the sink asks for a linger (EventSink::batching(): ClickHouse, Elasticsearch), what
+// further polls add until the batch is full or the linger since its first event passed.
 //
 // Lifecycle: construct (no I/O) -> Start -> Stop. Stop finishes the batch in hand when the
 // sink accepts it; a batch the sink has not committed is left unacknowledged, so the

@@ -135,12 +135,24 @@ size_t HttpReceiver::request_count() const {
   return requests_.size();
 }
 
-CannedResponse HttpReceiver::NextResponse() {
+void HttpReceiver::SetHandler(std::function<CannedResponse(const ReceivedRequest&)> handler) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (queued_.empty()) return default_response_;
-  CannedResponse r = std::move(queued_.front());
-  queued_.pop_front();
-  return r;
+  handler_ = std::move(handler);
+}
+
+CannedResponse HttpReceiver::NextResponse(const ReceivedRequest& request) {
+  std::function<CannedResponse(const ReceivedRequest&)> handler;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!queued_.empty()) {
+      CannedResponse r = std::move(queued_.front());
+      queued_.pop_front();
+      return r;
+    }
+    if (!handler_) return default_response_;
+    handler = handler_;
+  }
+  return handler(request);
 }
 
 void HttpReceiver::AcceptLoop() {
@@ -220,7 +232,7 @@ void HttpReceiver::ServeConnection(int fd) {
       req.body = buf.substr(0, content_length);
       buf.erase(0, content_length);
 
-      CannedResponse resp = NextResponse();
+      CannedResponse resp = NextResponse(req);
       {
         std::lock_guard<std::mutex> lock(mu_);
         requests_.push_back(std::move(req));

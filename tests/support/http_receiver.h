@@ -8,6 +8,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -53,6 +54,10 @@ class HttpReceiver {
   void SetDefaultResponse(CannedResponse response);
   void EnqueueResponse(CannedResponse response);
   void EnqueueStatuses(const std::vector<int>& statuses);  // e.g. {500, 200}
+  // When set, answers every request the queue does not (instead of the default): for
+  // servers whose reply depends on the request, e.g. one status per item of a bulk body.
+  // Called on the connection's thread, without the receiver's lock held.
+  void SetHandler(std::function<CannedResponse(const ReceivedRequest&)> handler);
 
   // Blocks until at least `n` requests were recorded or `timeout` passed; returns whether
   // `n` were recorded.
@@ -65,7 +70,7 @@ class HttpReceiver {
   HttpReceiver() = default;
   void AcceptLoop();
   void ServeConnection(int fd);
-  CannedResponse NextResponse();
+  CannedResponse NextResponse(const ReceivedRequest& request);
 
   int listen_fd_ = -1;
   int wake_pipe_[2] = {-1, -1};  // written on shutdown to wake poll()
@@ -79,6 +84,7 @@ class HttpReceiver {
   std::vector<ReceivedRequest> requests_;  // GUARDED_BY(mu_)
   std::deque<CannedResponse> queued_;      // GUARDED_BY(mu_)
   CannedResponse default_response_;        // GUARDED_BY(mu_)
+  std::function<CannedResponse(const ReceivedRequest&)> handler_;  // GUARDED_BY(mu_)
   std::vector<std::thread> connection_threads_;  // GUARDED_BY(mu_)
   std::vector<int> open_fds_;                    // GUARDED_BY(mu_)
 };
