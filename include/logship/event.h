@@ -78,6 +78,9 @@ struct ParsedEvent {
   Event event;
   std::vector<Field> fields;
   std::vector<std::string> tags;
+  // A parse rule's drop condition held: the event is not stored, but acknowledged and
+  // counted (parser_dropped_events_total). Never set for unparsed events.
+  bool dropped = false;
 };
 
 }  // namespace logship

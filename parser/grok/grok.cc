@@ -39,33 +39,101 @@ class Expander {
  public:
   Expander(const PatternLibrary& lib, const CompileOptions& opt) : lib_(lib), opt_(opt) {}
 
-  // Expands `text`, the body of pattern `name` ("" for the top-level expression).
+  // Expands `text`, the body of pattern `name` ("" for the top-level expression),
+  // translating Oniguruma (Ruby) syntax to RE2 as it goes (docs/grok.md, "Differences"):
+  //   (?>...) -> (?:...); X*+ X++ X?+ -> greedy; a quantifier applied to a quantified atom
+  //   (X{2}+, .?*, Ruby's repeat-of-repeat) -> (?:X{2})+; {,n} -> {0,n}; \h \H -> hex
+  //   digit classes (Ruby's meaning); \R -> line break; \Z -> (?:\n?\z); \e -> \x1b;
+  //   nested classes [a[bc]] and [[[:alnum:]]_] -> flattened; (?m) -> dot-all (Ruby's m is
+  //   RE2's s, and dot-all is already on); (?#...) comments dropped; unnamed ( ) groups
+  //   -> (?: ). Lookaround, backreferences, \G, \K, (?x), class intersection (&&) and
+  //   negated nested classes have no RE2 equivalent: InvalidArgument with the offset.
   Status Expand(std::string_view text, const std::string& name, std::string* out) {
     size_t i = 0;
-    bool in_class = false;
     const size_t n = text.size();
     auto where = [&]() {
       return name.empty() ? std::string("grok expression") : "grok pattern " + Describe(name);
+    };
+    auto unsupported = [&](size_t at, const std::string& what) {
+      return Status::InvalidArgument(where() + ": " + what + " at offset " + std::to_string(at) +
+                                     " is not supported by RE2");
+    };
+    // The start (in *out) of the last complete atom, for quantifiers; npos when none.
+    size_t atom = std::string::npos;
+    bool quantified = false;             // the atom at `atom` already carries a quantifier
+    std::vector<size_t> groups;          // *out positions of the open groups
+    auto begin_atom = [&]() {
+      atom = out->size();
+      quantified = false;
     };
     while (i < n) {
       if (out->size() > opt_.max_expanded_bytes) {
         return Status::InvalidArgument(where() + ": expanded regex exceeds " +
                                        std::to_string(opt_.max_expanded_bytes) + " bytes");
       }
-      char c = text[i];
+      const char c = text[i];
+      // ---- quantifiers --------------------------------------------------------------
+      size_t qlen = 0;
+      std::string quant;
+      if (c == '*' || c == '+' || c == '?') {
+        qlen = 1;
+        quant = std::string(1, c);
+      } else if (c == '{') {
+        size_t j = i + 1;
+        size_t lo_digits = 0;
+        while (j < n && text[j] >= '0' && text[j] <= '9') ++j, ++lo_digits;
+        bool comma = j < n && text[j] == ',';
+        size_t hi_digits = 0;
+        if (comma) {
+          ++j;
+          while (j < n && text[j] >= '0' && text[j] <= '9') ++j, ++hi_digits;
+        }
+        if (j < n && text[j] == '}' && (lo_digits > 0 || (comma && hi_digits > 0))) {
+          qlen = j + 1 - i;
+          quant = lo_digits == 0 ? "{0" + std::string(text.substr(i + 1, j - i)) : std::string(text.substr(i, qlen));
+        }
+      }
+      if (qlen > 0 && atom != std::string::npos) {
+        if (quantified) {  // Ruby: a quantifier on a quantified atom repeats the whole
+          out->insert(atom, "(?:");
+          out->push_back(')');
+        }
+        out->append(quant);
+        i += qlen;
+        if (i < n && text[i] == '?') {
+          out->push_back('?');  // lazy
+          ++i;
+        } else if (i < n && text[i] == '+' && qlen == 1) {
+          ++i;  // possessive *+ ++ ?+ -> greedy: RE2 never backtracks
+        }
+        quantified = true;
+        continue;
+      }
+      // ---- escapes ------------------------------------------------------------------
       if (c == '\\') {
+        begin_atom();
         if (i + 1 >= n) {
           out->push_back(c);
           ++i;
           continue;
         }
-        char e = text[i + 1];
-        if (e == 'h') {  // horizontal whitespace (Oniguruma); RE2 lacks \h
-          out->append(in_class ? " \\t" : "[ \\t]");
-        } else if (e == 'H' && !in_class) {
-          out->append("[^ \\t]");
-        } else if (e == 'Z' && !in_class) {  // end, or before a final newline
+        const char e = text[i + 1];
+        if (e == 'h') {
+          out->append("[0-9a-fA-F]");  // Ruby: hexadecimal digit
+        } else if (e == 'H') {
+          out->append("[^0-9a-fA-F]");
+        } else if (e == 'Z') {
           out->append("(?:\\n?\\z)");
+        } else if (e == 'R') {
+          out->append("(?:\\r\\n|[\\n\\x0b\\f\\r])");
+        } else if (e == 'e') {
+          out->append("\\x1b");
+        } else if (e >= '1' && e <= '9') {
+          return unsupported(i, std::string("backreference \\") + e);
+        } else if (e == 'k' || e == 'g') {
+          return unsupported(i, std::string("backreference or subexpression call \\") + e);
+        } else if (e == 'G' || e == 'K') {
+          return unsupported(i, std::string("\\") + e);
         } else {
           out->push_back(c);
           out->push_back(e);
@@ -73,27 +141,12 @@ class Expander {
         i += 2;
         continue;
       }
-      if (in_class) {
-        if (c == '[' && i + 1 < n && text[i + 1] == ':') {  // [:alpha:]
-          size_t end = text.find(":]", i + 2);
-          if (end != std::string_view::npos) {
-            out->append(text.substr(i, end + 2 - i));
-            i = end + 2;
-            continue;
-          }
-        }
-        if (c == ']') in_class = false;
-        out->push_back(c);
-        ++i;
-        continue;
-      }
       switch (c) {
         case '[': {
-          in_class = true;
-          out->push_back(c);
-          ++i;
-          if (i < n && text[i] == '^') out->push_back(text[i++]);
-          if (i < n && text[i] == ']') out->push_back(text[i++]);  // literal ']' first
+          begin_atom();
+          size_t end = 0;
+          LOGSHIP_RETURN_IF_ERROR(CopyClass(text, i, where, out, &end));
+          i = end;
           continue;
         }
         case '%': {
@@ -103,10 +156,12 @@ class Expander {
               return Status::InvalidArgument(where() + ": unterminated %{ at offset " +
                                              std::to_string(i));
             }
+            begin_atom();
             LOGSHIP_RETURN_IF_ERROR(Reference(text.substr(i + 2, close - i - 2), name, out));
             i = close + 1;
             continue;
           }
+          begin_atom();
           out->push_back(c);
           ++i;
           continue;
@@ -115,12 +170,21 @@ class Expander {
           std::string_view rest = text.substr(i);
           if (rest.starts_with("(?<=") || rest.starts_with("(?<!") || rest.starts_with("(?=") ||
               rest.starts_with("(?!")) {
-            return Status::InvalidArgument(where() + ": lookaround at offset " +
-                                           std::to_string(i) + " is not supported (RE2)");
+            return unsupported(i, "lookaround " + std::string(rest.substr(0, rest[2] == '<' ? 4 : 3)));
           }
-          if (rest.starts_with("(?<") || rest.starts_with("(?P<")) {
+          if (rest.starts_with("(?#")) {  // comment
+            size_t close = rest.find(')');
+            if (close == std::string_view::npos) {
+              return Status::InvalidArgument(where() + ": unterminated (?# at offset " + std::to_string(i));
+            }
+            i += close + 1;
+            continue;
+          }
+          if (rest.starts_with("(?~")) return unsupported(i, "absent operator (?~");
+          if (rest.starts_with("(?<") || rest.starts_with("(?P<") || rest.starts_with("(?'")) {
             size_t start = rest[2] == 'P' ? 4 : 3;
-            size_t close = rest.find('>', start);
+            char closer = rest[2] == '\'' ? '\'' : '>';
+            size_t close = rest.find(closer, start);
             if (close == std::string_view::npos) {
               return Status::InvalidArgument(where() + ": unterminated group name at offset " +
                                              std::to_string(i));
@@ -130,54 +194,165 @@ class Expander {
               return Status::InvalidArgument(where() + ": empty group name at offset " +
                                              std::to_string(i));
             }
+            groups.push_back(out->size());
             out->append("(?P<");
             out->append(NewGroup(std::move(field), FieldType::kString));
             out->push_back('>');
             i += close + 1;
+            atom = std::string::npos;
             continue;
           }
-          if (rest.starts_with("(?>")) {  // atomic group: same language, RE2 never backtracks
+          if (rest.starts_with("(?>")) {  // atomic group: RE2 never backtracks
+            groups.push_back(out->size());
             out->append("(?:");
             i += 3;
+            atom = std::string::npos;
             continue;
           }
-          if (rest.starts_with("(?")) {  // (?: (?i) (?i: ...: RE2 reports what it lacks
+          if (rest.starts_with("(?")) {  // flags: (?imx-imx) or (?imx-imx:...)
+            size_t j = 2;
+            std::string on, off;
+            bool negate = false;
+            while (j < rest.size() && (rest[j] == 'i' || rest[j] == 'm' || rest[j] == 'x' || rest[j] == '-')) {
+              char f = rest[j++];
+              if (f == '-') {
+                negate = true;
+                continue;
+              }
+              if (f == 'x') return unsupported(i, "extended mode (?x)");
+              if (f == 'm') f = 's';           // Ruby's m is dot-all: RE2's s
+              if (!negate && f == 's') continue;  // dot-all is always on
+              (negate ? off : on).push_back(f);
+            }
+            if (j < rest.size() && (rest[j] == ')' || rest[j] == ':')) {
+              std::string flags = on + (off.empty() ? "" : "-" + off);
+              if (rest[j] == ')') {
+                if (!flags.empty()) out->append("(?" + flags + ")");
+              } else {
+                groups.push_back(out->size());
+                out->append("(?" + flags + ":");
+              }
+              i += j + 1;
+              atom = std::string::npos;
+              continue;
+            }
+            // Anything else: let RE2 report it.
+            groups.push_back(out->size());
             out->append("(?");
             i += 2;
+            atom = std::string::npos;
             continue;
           }
+          groups.push_back(out->size());
           out->append("(?:");  // unnamed groups never produce fields: keep them cheap
           ++i;
+          atom = std::string::npos;
           continue;
         }
-        case '*':
-        case '+':
-        case '?': {
+        case ')': {
           out->push_back(c);
           ++i;
-          if (i < n && text[i] == '+') ++i;  // possessive quantifier -> greedy
-          continue;
-        }
-        case '{': {
-          // A counted repetition {n}, {n,}, {n,m}: copy it and drop a possessive '+'.
-          size_t j = i + 1;
-          while (j < n && ((text[j] >= '0' && text[j] <= '9') || text[j] == ',')) ++j;
-          if (j > i + 1 && j < n && text[j] == '}') {
-            out->append(text.substr(i, j + 1 - i));
-            i = j + 1;
-            if (i < n && text[i] == '+') ++i;
-            continue;
+          if (!groups.empty()) {
+            atom = groups.back();
+            groups.pop_back();
+            quantified = false;
+          } else {
+            atom = std::string::npos;
           }
-          out->push_back(c);
-          ++i;
           continue;
         }
+        case '|':
+          out->push_back(c);
+          ++i;
+          atom = std::string::npos;
+          continue;
         default:
+          begin_atom();
           out->push_back(c);
           ++i;
       }
     }
     return Status::Ok();
+  }
+
+  // Copies the character class starting at text[i] ('[') to *out as an RE2 class,
+  // flattening Oniguruma's nested classes; *end is set past its closing ']'.
+  template <class Where>
+  Status CopyClass(std::string_view text, size_t i, const Where& where, std::string* out, size_t* end) {
+    const size_t open = i;
+    std::string body;
+    bool negated = false;
+    ++i;
+    if (i < text.size() && text[i] == '^') {
+      negated = true;
+      ++i;
+    }
+    LOGSHIP_RETURN_IF_ERROR(ClassBody(text, &i, open, where, &body));
+    out->push_back('[');
+    if (negated) out->push_back('^');
+    out->append(body);
+    out->push_back(']');
+    *end = i;
+    return Status::Ok();
+  }
+
+  // The items of a class up to and including its closing ']' (at *i on return + 0).
+  template <class Where>
+  Status ClassBody(std::string_view text, size_t* i, size_t open, const Where& where, std::string* body) {
+    const size_t n = text.size();
+    bool first = true;
+    while (true) {
+      if (*i >= n) {
+        return Status::InvalidArgument(where() + ": unterminated character class at offset " +
+                                       std::to_string(open));
+      }
+      const char c = text[*i];
+      if (c == ']' && !first) {
+        ++*i;
+        return Status::Ok();
+      }
+      first = false;
+      if (c == '[' && *i + 1 < n && text[*i + 1] == ':') {  // [:alpha:] [:^alpha:]
+        size_t close = text.find(":]", *i + 2);
+        if (close != std::string_view::npos) {
+          body->append(text.substr(*i, close + 2 - *i));
+          *i = close + 2;
+          continue;
+        }
+      }
+      if (c == '[') {  // nested class: a union, flattened into this one
+        const size_t nested = *i;
+        ++*i;
+        if (*i < n && text[*i] == '^') {
+          return Status::InvalidArgument(where() + ": negated class nested in a class at offset " +
+                                         std::to_string(nested) + " is not supported by RE2");
+        }
+        LOGSHIP_RETURN_IF_ERROR(ClassBody(text, i, nested, where, body));
+        continue;
+      }
+      if (c == '&' && *i + 1 < n && text[*i + 1] == '&') {
+        return Status::InvalidArgument(where() + ": class intersection && at offset " +
+                                       std::to_string(*i) + " is not supported by RE2");
+      }
+      if (c == '\\' && *i + 1 < n) {
+        const char e = text[*i + 1];
+        if (e == 'h') {
+          body->append("0-9a-fA-F");
+        } else if (e == 'H') {
+          return Status::InvalidArgument(where() + ": \\H inside a class at offset " +
+                                         std::to_string(*i) + " is not supported by RE2");
+        } else if (e == 'e') {
+          body->append("\\x1b");
+        } else {
+          body->push_back(c);
+          body->push_back(e);
+        }
+        *i += 2;
+        continue;
+      }
+      body->push_back(c);
+      ++*i;
+    }
   }
 
   std::vector<PendingCapture>& captures() { return captures_; }
@@ -269,12 +444,19 @@ class Expander {
   int next_group_ = 0;
 };
 
-std::string Re2Error(const re2::RE2& re, const std::string& expanded) {
+// RE2's error with the position of the offending text: its offset in `source` (the
+// pattern's own definition, as the user wrote it) when it occurs there, otherwise in the
+// expanded regex.
+std::string Re2Error(const re2::RE2& re, std::string_view source, const std::string& expanded) {
   std::string msg = re.error();
   const std::string& arg = re.error_arg();
   if (!arg.empty()) {
-    size_t pos = expanded.find(arg);
-    if (pos != std::string::npos) msg += " (at offset " + std::to_string(pos) + ")";
+    size_t pos = source.find(arg);
+    if (pos != std::string::npos) {
+      msg += " (at offset " + std::to_string(pos) + " of its definition)";
+    } else if ((pos = expanded.find(arg)) != std::string::npos) {
+      msg += " (at offset " + std::to_string(pos) + " of the expanded regex)";
+    }
   }
   return msg;
 }
@@ -283,22 +465,56 @@ std::string Re2Error(const re2::RE2& re, const std::string& expanded) {
 
 // ---- PatternLibrary ------------------------------------------------------------------
 
-Status PatternLibrary::LoadDirectory(const std::string& dir) {
+std::optional<PatternNaming> PatternNamingFromName(std::string_view name) {
+  if (name == "disabled") return PatternNaming::kLegacy;
+  if (name == "v1" || name == "v8") return PatternNaming::kEcsV1;
+  return std::nullopt;
+}
+
+const char* PatternNamingDir(PatternNaming naming) {
+  return naming == PatternNaming::kEcsV1 ? "ecs-v1" : "legacy";
+}
+
+namespace {
+
+// The regular files of `dir`, sorted, dotfiles skipped.
+Status ListPatternFiles(const std::string& dir, std::vector<std::filesystem::path>* files) {
   namespace fs = std::filesystem;
   std::error_code ec;
   fs::directory_iterator it(dir, ec);
   if (ec) return Status::IOError("pattern directory " + dir + ": " + ec.message());
-  std::vector<fs::path> files;
   for (; it != fs::directory_iterator(); it.increment(ec)) {
     if (ec) return Status::IOError("pattern directory " + dir + ": " + ec.message());
     const auto& p = it->path();
     if (p.filename().string().starts_with(".")) continue;
     if (!it->is_regular_file(ec)) continue;
-    files.push_back(p);
+    files->push_back(p);
   }
-  std::sort(files.begin(), files.end());
+  std::sort(files->begin(), files->end());
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status PatternLibrary::LoadDirectory(const std::string& dir, PatternNaming naming) {
+  namespace fs = std::filesystem;
+  std::vector<fs::path> files;
+  const fs::path sub = fs::path(dir) / PatternNamingDir(naming);
+  std::error_code ec;
+  if (fs::is_directory(sub, ec)) LOGSHIP_RETURN_IF_ERROR(ListPatternFiles(sub.string(), &files));
+  std::vector<fs::path> own;
+  LOGSHIP_RETURN_IF_ERROR(ListPatternFiles(dir, &own));
+  files.insert(files.end(), own.begin(), own.end());
   for (const auto& f : files) LOGSHIP_RETURN_IF_ERROR(LoadFile(f.string()));
   return Status::Ok();
+}
+
+std::vector<std::string> PatternLibrary::Names() const {
+  std::vector<std::string> names;
+  names.reserve(patterns_.size());
+  for (const auto& [name, def] : patterns_) names.push_back(name);
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
 Status PatternLibrary::LoadFile(const std::string& path) {
@@ -348,6 +564,7 @@ const PatternLibrary::Definition* PatternLibrary::Find(std::string_view name) co
 re2::RE2::Options GrokRe2Options(int64_t max_mem) {
   re2::RE2::Options o;
   o.set_encoding(re2::RE2::Options::EncodingLatin1);
+  o.set_dot_nl(true);
   o.set_log_errors(false);
   o.set_max_mem(max_mem);
   return o;
@@ -393,11 +610,11 @@ Result<std::unique_ptr<const Grok>> Grok::Compile(std::string_view expression,
         const auto* def = library.Find(name);
         return Status::InvalidArgument(
             "grok pattern " + name + (def->origin.empty() ? "" : " (" + def->origin + ")") +
-            " does not compile: " + Re2Error(re, sub_expanded) + "; regex: " + sub_expanded);
+            " does not compile: " + Re2Error(re, def->regex, sub_expanded) + "; regex: " + sub_expanded);
       }
     }
     return Status::InvalidArgument("grok expression '" + std::string(expression) +
-                                   "' does not compile: " + Re2Error(*g->re_, expanded));
+                                   "' does not compile: " + Re2Error(*g->re_, expression, expanded));
   }
   g->expanded_ = std::move(expanded);
 

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -25,13 +26,27 @@ namespace logship::grok {
 // How a captured value is converted: %{NAME:field:int} / %{NAME:field:float}.
 enum class FieldType { kString, kInt, kFloat };
 
+// Which field names the shipped patterns produce: Logstash's `ecs_compatibility`.
+// kLegacy ("disabled") gives clientip/verb/response...; kEcsV1 ("v1", also "v8" as in
+// Logstash) gives [source][address]/[http][request][method]/... (docs/grok.md).
+enum class PatternNaming { kLegacy, kEcsV1 };
+// "disabled" -> kLegacy; "v1", "v8" -> kEcsV1; anything else -> nullopt.
+std::optional<PatternNaming> PatternNamingFromName(std::string_view name);
+// The subdirectory of a pattern directory holding that naming's files: "legacy", "ecs-v1".
+const char* PatternNamingDir(PatternNaming naming);
+
 // A named pattern library: "NAME regex" per line, '#' comments, blank lines ignored.
 // Later definitions of a name replace earlier ones (files load in name order).
 // Thread-compatible while loading; immutable (and so thread-safe) afterwards.
 class PatternLibrary {
  public:
-  // Loads every regular file in `dir` (not recursive, sorted by name, dotfiles skipped).
-  Status LoadDirectory(const std::string& dir);
+  // Loads a pattern directory for `naming`: first the regular files of its subdirectory
+  // PatternNamingDir(naming) when there is one, then the regular files of `dir` itself
+  // (which apply to both namings and so override the shipped ones). Not recursive
+  // otherwise; files sorted by name; dotfiles skipped.
+  Status LoadDirectory(const std::string& dir, PatternNaming naming = PatternNaming::kLegacy);
+  // Every pattern name, sorted (for tests and tools).
+  std::vector<std::string> Names() const;
   Status LoadFile(const std::string& path);
   // Parses pattern-file text; `origin` (a file name) is used in error messages.
   Status AddText(std::string_view text, const std::string& origin);
@@ -68,9 +83,12 @@ class SegmentedMatcher;
 
 class Grok {
  public:
-  // Expands %{...} references from `library` and compiles the result with RE2 (Latin-1,
-  // so any byte sequence, including invalid UTF-8 and NUL, can be matched). Fails with
-  // InvalidArgument naming the innermost pattern that does not compile and RE2's error.
+  // Expands %{...} references from `library`, rewriting the Oniguruma (Ruby) constructs
+  // RE2 lacks where an equivalent exists (docs/grok.md), and compiles the result with RE2
+  // (Latin-1, so any byte sequence, including invalid UTF-8 and NUL, can be matched; `.`
+  // also matches newline, as in Logstash). Fails with InvalidArgument naming the pattern
+  // (with its file:line) and the offset in its definition of the construct that cannot
+  // be compiled.
   static Result<std::unique_ptr<const Grok>> Compile(std::string_view expression,
                                                      const PatternLibrary& library,
                                                      const CompileOptions& options = {});
@@ -113,7 +131,8 @@ class Grok {
 std::string NormalizeFieldName(std::string_view name);
 
 // RE2 options used for every grok regex: Latin-1 (each byte is one character, so invalid
-// UTF-8 and NUL bytes are matched like any other byte), no logging, `max_mem`.
+// UTF-8 and NUL bytes are matched like any other byte), `.` matches newline (Logstash
+// compiles grok with Regexp::MULTILINE), no logging, `max_mem`.
 re2::RE2::Options GrokRe2Options(int64_t max_mem);
 
 }  // namespace logship::grok

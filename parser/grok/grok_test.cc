@@ -3,7 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <string>
+
+#include <unistd.h>
 
 namespace logship::grok {
 namespace {
@@ -143,24 +147,115 @@ TEST(GrokTest, IntOfFractionTruncatesAndUnconvertibleStaysString) {
 TEST(GrokTest, InlineNamedGroupsAndRewrites) {
   PatternLibrary lib;
   lib.Add("ATOM", "(?>a+)b");
-  auto g = MustCompile("(?<first>\\w+)\\h+(?<[x][y]>[0-9]+)(?P<z>z)?\\h*%{ATOM:at}", lib);
+  auto g = MustCompile("(?<first>\\w+)\\s+(?<[x][y]>\\h+)(?P<z>z)?(?'q'Q)?\\s*%{ATOM:at}", lib);
   std::vector<Field> f;
-  ASSERT_TRUE(g->Match("hello \t 42 aab", &f));
+  ASSERT_TRUE(g->Match("hello \t 4f2 aab", &f));
   EXPECT_EQ(Str(f, "first"), "hello");
-  EXPECT_EQ(Str(f, "x.y"), "42");
+  EXPECT_EQ(Str(f, "x.y"), "4f2");  // Ruby's \h is a hex digit
   EXPECT_FALSE(Find(f, "z"));  // did not participate
   EXPECT_EQ(Str(f, "at"), "aab");
   // Unnamed groups become non-capturing: only the named ones are RE2 groups.
-  EXPECT_EQ(g->regex().NumberOfCapturingGroups(), 4);
+  EXPECT_EQ(g->regex().NumberOfCapturingGroups(), 5);
 }
 
 TEST(GrokTest, PossessiveQuantifiersAndCharClasses) {
   PatternLibrary lib;
+  // [\h[:digit:]]++ is possessive (greedy in RE2); x{2}+ is, in Ruby, (?:x{2})+.
   lib.Add("P", "[\\h[:digit:]]++x{2}+");
-  auto g = MustCompile("%{P:p}", lib);
+  auto g = MustCompile("^%{P:p}$", lib);
   std::vector<Field> f;
-  ASSERT_TRUE(g->Match("- 1 2xx", &f));
-  EXPECT_EQ(Str(f, "p"), " 1 2xx");
+  ASSERT_TRUE(g->Match("12abxxxx", &f));
+  EXPECT_EQ(Str(f, "p"), "12abxxxx");
+  EXPECT_FALSE(g->Match("12abxxx", &f));  // an odd number of x: (?:x{2})+ does not match
+  f.clear();
+  EXPECT_TRUE(MustCompile("%{P:p}", lib)->Match("- 1 2xx", &f));
+  EXPECT_EQ(Str(f, "p"), "2xx");
+}
+
+TEST(GrokTest, RubySyntaxIsTranslated) {
+  PatternLibrary lib;
+  std::vector<Field> f;
+  // (?m) is Ruby's dot-all; `.` matches newline anyway (Logstash compiles with MULTILINE).
+  auto g = MustCompile("(?m)^a(?<rest>.*)$", lib);
+  ASSERT_TRUE(g->Match("a1\n2", &f));
+  EXPECT_EQ(Str(f, "rest"), "1\n2");
+  // (?i) and (?#comments) and a quantifier on a quantified atom ((?:.?)* in RE2).
+  f.clear();
+  ASSERT_TRUE(MustCompile("(?i)ab(?#skip me)c(?<x>[^d]?*)d{,2}$", lib)->Match("xABCzz dd", &f));
+  EXPECT_EQ(Str(f, "x"), "zz ");
+  // Nested classes are unions: [[[:alnum:]]_] and [a[bc]].
+  f.clear();
+  ASSERT_TRUE(MustCompile("^(?<u>[[[:alnum:]]_]+)-(?<v>[a[bc]]+)$", lib)->Match("A_9-cab", &f));
+  EXPECT_EQ(Str(f, "u"), "A_9");
+  EXPECT_EQ(Str(f, "v"), "cab");
+  // \R is a line break, \e escape, negated classes match newlines too.
+  f.clear();
+  ASSERT_TRUE(MustCompile("^a\\Rb(?<n>[^x]+)\\e$", lib)->Match("a\r\nb\nz\x1b", &f));
+  EXPECT_EQ(Str(f, "n"), "\nz");
+}
+
+TEST(GrokTest, ConstructsWithoutAnRe2EquivalentFailWithPatternAndOffset) {
+  struct Case {
+    const char* regex;
+    const char* want;
+  } cases[] = {
+      {"ab(?=c)", "lookaround (?= at offset 2"},
+      {"a(?<!b)", "lookaround (?<! at offset 1"},
+      {"(a)x\\1", "backreference \\1 at offset 4"},
+      {"(?<n>a)\\k<n>", "backreference or subexpression call \\k at offset 7"},
+      {"\\Gabc", "\\G at offset 0"},
+      {"(?x) a b", "extended mode (?x) at offset 0"},
+      {"[a-z&&[^aeiou]]", "class intersection && at offset 4"},
+      {"[a[^b]]", "negated class nested in a class at offset 2"},
+      {"x[ab", "unterminated character class at offset 1"},
+  };
+  for (const auto& c : cases) {
+    PatternLibrary lib;
+    lib.Add("P", c.regex, "my.pat:7");
+    auto r = Grok::Compile("%{WORD} %{P:p}", [&] {
+      lib.Add("WORD", "\\w+");
+      return lib;
+    }());
+    ASSERT_FALSE(r.ok()) << c.regex;
+    const std::string& m = r.status().message();
+    EXPECT_NE(m.find("grok pattern P (my.pat:7)"), std::string::npos) << m;
+    EXPECT_NE(m.find(c.want), std::string::npos) << "want '" << c.want << "' in: " << m;
+  }
+}
+
+TEST(GrokTest, Re2ErrorsGiveTheOffsetInTheDefinition) {
+  PatternLibrary lib;
+  lib.Add("INNER", "a{2,1}", "lib:3");
+  lib.Add("OUTER", "x %{INNER}", "lib:4");
+  auto r = Grok::Compile("%{OUTER}", lib);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("grok pattern INNER (lib:3) does not compile"), std::string::npos)
+      << r.status().message();
+  EXPECT_NE(r.status().message().find("at offset 1 of its definition"), std::string::npos) << r.status().message();
+}
+
+TEST(GrokTest, LoadDirectoryPicksTheNamingSubdirectoryAndLetsSiteFilesOverride) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / ("logship-naming-" + std::to_string(::getpid()));
+  fs::create_directories(dir / "legacy");
+  fs::create_directories(dir / "ecs-v1");
+  std::ofstream(dir / "legacy" / "a") << "F %{WORD:clientip}\nWORD \\w+\nKEEP legacy\n";
+  std::ofstream(dir / "ecs-v1" / "a") << "F %{WORD:[source][address]}\nWORD \\w+\nKEEP ecs\n";
+  std::ofstream(dir / "site") << "KEEP site\n";
+  for (auto [naming, field] : {std::pair{PatternNaming::kLegacy, "clientip"},
+                               std::pair{PatternNaming::kEcsV1, "source.address"}}) {
+    PatternLibrary lib;
+    ASSERT_TRUE(lib.LoadDirectory(dir.string(), naming).ok());
+    auto g = MustCompile("%{F}", lib);
+    std::vector<Field> f;
+    ASSERT_TRUE(g->Match("host1", &f));
+    EXPECT_EQ(Str(f, field), "host1");
+    EXPECT_EQ(lib.Find("KEEP")->regex, "site");  // the directory's own files win
+  }
+  EXPECT_EQ(PatternNamingFromName("disabled"), PatternNaming::kLegacy);
+  EXPECT_EQ(PatternNamingFromName("v8"), PatternNaming::kEcsV1);
+  EXPECT_FALSE(PatternNamingFromName("ecs"));
+  fs::remove_all(dir);
 }
 
 TEST(GrokTest, UndefinedPatternIsNamed) {
@@ -180,7 +275,7 @@ TEST(GrokTest, BadRegexNamesInnermostPatternAndOrigin) {
   ASSERT_FALSE(r.ok());
   const std::string& m = r.status().message();
   EXPECT_NE(m.find("grok pattern BROKEN (mine.pat:3)"), std::string::npos) << m;
-  EXPECT_NE(m.find("missing ]"), std::string::npos) << m;
+  EXPECT_NE(m.find("unterminated character class at offset 1"), std::string::npos) << m;
 }
 
 TEST(GrokTest, LookaroundRejectedWithPatternName) {
@@ -295,7 +390,7 @@ TEST(GrokTest, CommonPatternsSemantics) {
       R"(127.0.0.1 - frank@example.com [10/Oct/2000:13:55:36 -0700] "GET /a.gif HTTP/1.0" 200 2326 "http://x/" "Moz \"q\"")",
       &f));
   EXPECT_EQ(Str(f, "auth"), "frank@example.com");
-  EXPECT_EQ(Str(f, "agent"), R"(Moz \"q\")");
+  EXPECT_EQ(Str(f, "agent"), R"("Moz \"q\"")");  // legacy %{QS:agent} keeps the quotes, as Logstash
 }
 
 }  // namespace

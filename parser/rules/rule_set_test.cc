@@ -145,7 +145,7 @@ TEST(RuleSetTest, ErrorsNameFileAndLine) {
       {"rules:\n  - name: a\n    when: {typ: x}\n    patterns: ['%{WORD}']\n", "t.yaml:3: unknown key 'typ'"},
       {"rules:\n  - name: a\n    patterns: ['%{NOPE}']\n", "t.yaml:3: rule 'a': grok expression: undefined pattern NOPE"},
       {"rules:\n  - name: a\n    patterns: []\n", "t.yaml:3:"},
-      {"rules:\n  - name: a\n    patterns: ['x']\n    timestamp: {field: t, format: RFC}\n", "t.yaml:4: rule 'a': unknown timestamp format 'RFC'"},
+      {"rules:\n  - name: a\n    patterns: ['x']\n    timestamp: {field: t, format: RFC}\n", "t.yaml:4: rule 'a': timestamp format 'RFC': unsupported pattern letter 'R'"},
       {"rules:\n  - name: a\n    patterns: ['x']\n  - name: a\n    patterns: ['y']\n", "t.yaml:4: duplicate rule name 'a'"},
       {"rules:\n  - name: a\n    patterns: ['x']\n    metrics:\n      - name: 'bad-name'\n", "t.yaml:5: metric name 'bad-name'"},
       {"rules:\n  - name: a\n    patterns: ['x']\n    metrics:\n      - {name: m, labels: {s: '%{x'}}\n", "t.yaml:5: label 's': unterminated"},
