@@ -8,6 +8,7 @@
 #include <set>
 
 #include "alerter/alerter_probe.h"
+#include "alerter/counter_rate.h"
 
 namespace logship::alerter {
 namespace {
@@ -61,13 +62,57 @@ bool SameLearning(const BaselineSpec& a, const BaselineSpec& b) {
          a.min_points == b.min_points;
 }
 
-struct GroupAcc {
-  double sum = 0;  // counters: deltas; gauges: sum of points
-  size_t n = 0;    // gauges: points
+// The fields of an AlertState worth persisting, without copying its labels.
+struct DurableView {
+  AlertPhase phase;
+  Severity severity, paged;
+  int64_t warning_since, critical_since, critical_clear_since, clear_since, fired_at;
+  bool open, flapping;
+  size_t flips;
+  int64_t last_flip;
+  explicit DurableView(const AlertState& s)
+      : phase(s.phase),
+        severity(s.severity),
+        paged(s.paged_severity),
+        warning_since(s.warning_since_ms),
+        critical_since(s.critical_since_ms),
+        critical_clear_since(s.critical_clear_since_ms),
+        clear_since(s.clear_since_ms),
+        fired_at(s.fired_at_ms),
+        open(s.open),
+        flapping(s.flapping),
+        flips(s.flips.size()),
+        last_flip(s.flips.empty() ? -1 : s.flips.back()) {}
+  bool operator==(const DurableView&) const = default;
+};
+
+// How much data time may pass before a rule's progress is persisted without other news.
+constexpr int64_t kProgressEveryMs = 60'000;
+
+// What the series of one group contribute at a step (to the rule's side or its divisor's).
+struct Agg {
+  double sum = 0;  // delta counters: deltas; cumulative: each series' increase; gauges: points
   double max = -std::numeric_limits<double>::infinity();
   double min = std::numeric_limits<double>::infinity();
   double last_sum = 0;  // gauges: sum over series of each series' newest point
-  size_t last_n = 0;
+  uint32_t n = 0;       // gauges: points
+  uint32_t last_n = 0;  // gauges: series with a point
+  uint32_t points = 0;  // points in the window, any kind (min_samples)
+  bool has = false;     // some series contributed
+  void Merge(const Agg& b) {
+    sum += b.sum;
+    max = std::max(max, b.max);
+    min = std::min(min, b.min);
+    last_sum += b.last_sum;
+    n += b.n;
+    last_n += b.last_n;
+    points += b.points;
+    has = has || b.has;
+  }
+};
+struct GroupAcc {
+  Agg num;  // the series the rule selects
+  Agg den;  // the divide_by series (only with divide_by)
 };
 
 }  // namespace
@@ -85,17 +130,80 @@ Result<std::unique_ptr<Alerter>> Alerter::Create(const AlerterConfig& config,
 std::unique_ptr<Alerter> Alerter::Create(std::shared_ptr<const RuleSet> rules,
                                          std::vector<std::unique_ptr<Notifier>> notifiers,
                                          AlerterOptions options) {
-  return std::unique_ptr<Alerter>(new Alerter(std::move(rules), std::move(notifiers), options));
+  auto sink = std::make_unique<DirectPageSink>(std::move(notifiers));
+  PageSink* raw = sink.get();
+  return std::unique_ptr<Alerter>(new Alerter(std::move(rules), std::move(sink), raw, options));
 }
 
-Alerter::Alerter(std::shared_ptr<const RuleSet> rules,
-                 std::vector<std::unique_ptr<Notifier>> notifiers, AlerterOptions options)
+std::unique_ptr<Alerter> Alerter::Create(std::shared_ptr<const RuleSet> rules, PageSink* sink,
+                                         AlerterOptions options) {
+  return std::unique_ptr<Alerter>(new Alerter(std::move(rules), nullptr, sink, options));
+}
+
+Alerter::Alerter(std::shared_ptr<const RuleSet> rules, std::unique_ptr<PageSink> owned_sink, PageSink* sink,
+                 AlerterOptions options)
     : rules_(std::move(rules)),
-      notifiers_(std::move(notifiers)),
+      owned_sink_(std::move(owned_sink)),
+      sink_(sink),
       options_(options),
+      progress_written_(rules_->rules.size(), -1),
       runtime_(rules_->rules.size()) {}
 
 Alerter::~Alerter() = default;
+
+std::string Alerter::RuleKey(const AlertRule& rule) { return rule.group + "/" + rule.alert; }
+
+Status Alerter::Restore(const EvaluatorSnapshot& snapshot) {
+  std::map<std::string, size_t> index;
+  for (size_t i = 0; i < rules_->rules.size(); ++i) index[RuleKey(rules_->rules[i])] = i;
+  size_t restored = 0, orphaned = 0;
+  for (const auto& [key, state] : snapshot.states) {
+    auto it = index.find(key);
+    if (it != index.end()) {
+      runtime_[it->second].states[state.labels] = state;
+      ++restored;
+      continue;
+    }
+    // The rule is gone (edited away): close what it left open, forget the state.
+    ++orphaned;
+    if (state.open) {
+      Page page;
+      page.dedup_key = state.dedup_key;
+      page.action = PageAction::kResolve;
+      page.severity = state.paged_severity;
+      size_t slash = key.find('/');
+      page.group = key.substr(0, slash);
+      page.alert = slash == std::string::npos ? key : key.substr(slash + 1);
+      std::map<std::string, std::string> labels(state.labels.begin(), state.labels.end());
+      labels["alertname"] = page.alert;
+      page.labels.assign(labels.begin(), labels.end());
+      page.annotations = {{"summary", page.alert + " resolved: its rule was removed"}};
+      page.value = state.value;
+      page.time_ms = std::max<int64_t>(state.last_eval_ms, 0);
+      page.starts_ms = std::max<int64_t>(state.fired_at_ms, 0);
+      pending_.pages.push_back(page);
+      pending_records_.push_back(PageRecord{page, AlertTransition::kResolve, false, std::nullopt});
+      stats_.resolves++;
+    }
+    StateChange gone;
+    gone.rule = key;
+    gone.state.dedup_key = state.dedup_key;
+    gone.erased = true;
+    pending_.states.push_back(std::move(gone));
+  }
+  for (const auto& [key, ms] : snapshot.progress) {
+    auto it = index.find(key);
+    if (it == index.end()) continue;
+    runtime_[it->second].last_step_ms = ms;
+    runtime_[it->second].restored = true;
+    progress_written_[it->second] = ms;
+  }
+  if (restored || orphaned) {
+    spdlog::info("alerter: restored {} alert state(s); {} of removed rules", restored, orphaned);
+  }
+  Flush();
+  return Status::Ok();
+}
 
 int64_t Alerter::data_clock_ms() const {
   int64_t newest = -1;
@@ -118,26 +226,47 @@ size_t Alerter::series_count() const {
 std::vector<AlertState> Alerter::active_alerts() const {
   std::vector<AlertState> out;
   for (const auto& rt : runtime_) {
-    for (const auto& [labels, state] : rt.states) out.push_back(state);
+    for (const auto& [labels, state] : rt.states) {
+      if (state.phase != AlertPhase::kInactive || state.open) out.push_back(state);
+    }
   }
   return out;
 }
 
-bool Alerter::RuleSelects(size_t i, const std::string& name, Series& series) {
+int8_t Alerter::RuleSelection(size_t i, const std::string& name, const Labels& labels, Series& series) {
   int8_t& sel = series.selected[i];
   if (sel < 0) {
     const AlertRule& rule = rules_->rules[i];
-    bool yes = rule.metric == name;
-    for (const auto& m : rule.matchers) yes = yes && m.Matches(series.labels);
-    sel = yes ? 1 : 0;
+    sel = 0;
+    if (rule.metric == name) {
+      bool yes = true;
+      for (const auto& m : rule.matchers) yes = yes && m.Matches(labels);
+      if (yes) sel |= kSelected;
+      if (rule.divide_by) {
+        yes = true;
+        for (const auto& m : rule.divide_by->matchers) yes = yes && m.Matches(labels);
+        if (yes) sel |= kDivisor;
+      }
+    }
   }
-  return sel == 1;
+  return sel;
 }
 
-void Alerter::Ingest(std::span<const Sample> samples) {
+bool Alerter::ReadsCumulative(size_t i) const {
+  const AlertRule& rule = rules_->rules[i];
+  if (!IsCounterFunction(rule.function) || rule.counter == CounterKind::kDelta) return false;
+  if (rule.counter == CounterKind::kCumulative) return true;
+  auto it = clocks_.find(rule.metric);
+  return it != clocks_.end() && it->second.cumulative;
+}
+
+void Alerter::Ingest(std::span<const Sample> samples) { Ingest(samples, {}); }
+
+void Alerter::Ingest(std::span<const Sample> samples, std::span<const uint8_t> cumulative) {
   const size_t nrules = rules_->rules.size();
   uint64_t late = 0, ignored = 0;
-  for (const Sample& s : samples) {
+  for (size_t k = 0; k < samples.size(); ++k) {
+    const Sample& s = samples[k];
     bool named = false;
     for (const auto& rule : rules_->rules) named = named || rule.metric == s.name;
     if (!named) {
@@ -145,6 +274,7 @@ void Alerter::Ingest(std::span<const Sample> samples) {
       continue;
     }
     MetricClock& mc = clocks_[s.name];
+    if (k < cumulative.size() && cumulative[k]) mc.cumulative = true;
     if (s.time_ms < mc.prune_horizon_ms) {
       ++late;
       continue;
@@ -163,10 +293,9 @@ void Alerter::Ingest(std::span<const Sample> samples) {
     auto it = by_labels.find(*labels);
     if (it == by_labels.end()) {
       Series fresh;
-      fresh.labels = *labels;
       fresh.selected.assign(nrules, -1);
       bool any = false;
-      for (size_t i = 0; i < nrules; ++i) any = RuleSelects(i, s.name, fresh) || any;
+      for (size_t i = 0; i < nrules; ++i) any = RuleSelects(i, s.name, *labels, fresh) || any;
       if (!any) {
         ++ignored;
         if (by_labels.empty()) series_.erase(s.name);
@@ -189,8 +318,14 @@ void Alerter::Ingest(std::span<const Sample> samples) {
 int64_t Alerter::NextStep(size_t i) const {
   const AlertRule& rule = rules_->rules[i];
   const int64_t interval = rule.interval.count();
-  if (runtime_[i].last_step_ms >= 0) return runtime_[i].last_step_ms + interval;
   auto it = clocks_.find(rule.metric);
+  if (runtime_[i].last_step_ms >= 0) {
+    const int64_t next = runtime_[i].last_step_ms + interval;
+    if (!runtime_[i].restored) return next;
+    // After a restart: past the persisted step, and a full window of new data behind it.
+    if (it == clocks_.end() || it->second.oldest_ms < 0) return kNoStep;
+    return std::max(next, AlignUp(it->second.oldest_ms + rule.window.count(), interval));
+  }
   if (it == clocks_.end() || it->second.oldest_ms < 0) return kNoStep;
   // Warm-up: the first step has a full window of data behind it.
   return AlignUp(it->second.oldest_ms + rule.window.count(), interval);
@@ -213,6 +348,40 @@ void Alerter::Evaluate() {
     EvaluateRule(best, best_t);
   }
   Prune();
+  Flush();
+}
+
+void Alerter::Flush() {
+  const bool news = !pending_.pages.empty() || !pending_.states.empty();
+  for (size_t i = 0; i < rules_->rules.size(); ++i) {
+    const int64_t step = runtime_[i].last_step_ms;
+    if (step < 0 || step == progress_written_[i]) continue;
+    if (news || progress_written_[i] < 0 || step - progress_written_[i] >= kProgressEveryMs) {
+      pending_.progress.emplace_back(RuleKey(rules_->rules[i]), step);
+      progress_written_[i] = step;
+    }
+  }
+  if (pending_.empty()) return;
+  std::vector<bool> failed;
+  Status st = sink_->Submit(pending_, &failed);
+  if (!st.ok()) {
+    stats_.submit_failures++;
+    AlerterProbe::SubmitFailed();
+    spdlog::error("alerter: {} page(s) and {} state change(s) not taken yet (retried after the next evaluation): {}",
+                  pending_.pages.size(), pending_.states.size(), st.ToString());
+    return;
+  }
+  for (size_t i = 0; i < pending_records_.size(); ++i) {
+    PageRecord& rec = pending_records_[i];
+    rec.delivered = i >= failed.size() || !failed[i];
+    if (!rec.delivered) stats_.notify_failures++;
+    pages_.push_back(std::move(rec));
+  }
+  if (pages_.size() > options_.max_page_records && options_.max_page_records > 0) {
+    pages_.erase(pages_.begin(), pages_.begin() + pages_.size() / 2);
+  }
+  pending_ = EvaluationOutput();
+  pending_records_.clear();
 }
 
 void Alerter::EvaluateRule(size_t i, int64_t t) {
@@ -220,8 +389,14 @@ void Alerter::EvaluateRule(size_t i, int64_t t) {
   RuleRuntime& rt = runtime_[i];
   const int64_t w = rule.window.count();
   const bool counter = IsCounterFunction(rule.function);
+  const AlertTiming timing = TimingOf(rule);
   rt.last_step_ms = t;
+  rt.restored = false;
   ++stats_.evaluations;
+
+  // Counters are delta (buckets) or cumulative (running totals, read like Prometheus).
+  const bool cumulative = ReadsCumulative(i);
+  const bool delta = counter && !cumulative;
 
   // Groups as a vector sorted by labels (series arrive in label order, so a group's series
   // are usually adjacent and no sort is needed); then merged in order with the alert
@@ -231,33 +406,52 @@ void Alerter::EvaluateRule(size_t i, int64_t t) {
   int64_t next_point = kNoStep;  // the earliest point after this step's window (gap skipping)
   if (auto sit = series_.find(rule.metric); sit != series_.end()) {
     for (auto& [labels, series] : sit->second) {
-      if (!RuleSelects(i, rule.metric, series) || series.points.empty()) continue;
-      // Counters: buckets starting in [t-w, t). Gauges: points in (t-w, t].
-      auto lo = counter ? series.points.lower_bound(t - w) : series.points.upper_bound(t - w);
-      auto hi = counter ? series.points.lower_bound(t) : series.points.upper_bound(t);
+      const int8_t sel = RuleSelection(i, rule.metric, labels, series);
+      if (sel == 0 || series.points.empty()) continue;
+      // Delta counters: buckets starting in [t-w, t). Gauges, cumulative counters: points in (t-w, t].
+      auto lo = delta ? series.points.lower_bound(t - w) : series.points.upper_bound(t - w);
+      auto hi = delta ? series.points.lower_bound(t) : series.points.upper_bound(t);
       if (hi != series.points.end()) next_point = std::min(next_point, hi->first);
-      // A counter series counts (possibly as 0) once it has started; a gauge only with points.
-      if (counter ? series.points.begin()->first >= t : lo == hi) continue;
+      // A delta counter series counts (possibly as 0) once it has started; a cumulative one
+      // with two points in the window; a gauge with one.
+      std::optional<double> increase;
+      if (cumulative) {
+        increase = CumulativeIncrease(
+            lo, hi, t - w, t, [](auto it) { return it->first; }, [](auto it) { return it->second.last; });
+        if (!increase) continue;
+      } else if (delta ? series.points.begin()->first >= t : lo == hi) {
+        continue;
+      }
       Labels g = GroupOf(rule, labels);
       if (groups.empty() || groups.back().first != g) {
         if (!groups.empty() && g < groups.back().first) groups_sorted = false;
         groups.emplace_back(std::move(g), GroupAcc{});
       }
-      GroupAcc& acc = groups.back().second;
-      for (auto p = lo; p != hi; ++p) {
-        if (counter) {
-          acc.sum += p->second.sum;
-        } else {
-          acc.sum += p->second.last;
-          acc.n++;
-          acc.max = std::max(acc.max, p->second.last);
-          acc.min = std::min(acc.min, p->second.last);
+      auto add = [&](Agg& acc) {
+        acc.has = true;
+        if (cumulative) {
+          acc.sum += *increase;
+          acc.points += static_cast<uint32_t>(std::distance(lo, hi));
+          return;
         }
-      }
-      if (!counter && lo != hi) {
-        acc.last_sum += std::prev(hi)->second.last;
-        acc.last_n++;
-      }
+        for (auto p = lo; p != hi; ++p) {
+          acc.points++;
+          if (delta) {
+            acc.sum += p->second.sum;
+          } else {
+            acc.sum += p->second.last;
+            acc.n++;
+            acc.max = std::max(acc.max, p->second.last);
+            acc.min = std::min(acc.min, p->second.last);
+          }
+        }
+        if (!delta && lo != hi) {
+          acc.last_sum += std::prev(hi)->second.last;
+          acc.last_n++;
+        }
+      };
+      if (sel & kSelected) add(groups.back().second.num);
+      if (sel & kDivisor) add(groups.back().second.den);
     }
   }
   if (!groups_sorted) {
@@ -268,14 +462,8 @@ void Alerter::EvaluateRule(size_t i, int64_t t) {
     size_t out = 0;
     for (size_t k = 1; k < groups.size(); ++k) {
       if (groups[k].first == groups[out].first) {
-        GroupAcc& a = groups[out].second;
-        const GroupAcc& b = groups[k].second;
-        a.sum += b.sum;
-        a.n += b.n;
-        a.max = std::max(a.max, b.max);
-        a.min = std::min(a.min, b.min);
-        a.last_sum += b.last_sum;
-        a.last_n += b.last_n;
+        groups[out].second.num.Merge(groups[k].second.num);
+        groups[out].second.den.Merge(groups[k].second.den);
       } else if (++out != k) {
         groups[out] = std::move(groups[k]);
       }
@@ -287,15 +475,18 @@ void Alerter::EvaluateRule(size_t i, int64_t t) {
     // Nothing to judge until the next point arrives: skip the empty steps in between.
     const int64_t interval = rule.interval.count();
     int64_t resume = next_point == kNoStep ? AlignDown(data_clock_ms(rule.metric), interval)
-                                           : (counter ? AlignUp(next_point + 1, interval)
-                                                      : AlignUp(next_point, interval)) -
+                                           : (delta ? AlignUp(next_point + 1, interval)
+                                                    : AlignUp(next_point, interval)) -
                                                  interval;
     rt.last_step_ms = std::max(t, resume);
     return;
   }
 
-  auto value_of = [&](const GroupAcc* acc) -> std::optional<double> {
-    if (acc == nullptr) return counter ? std::optional<double>(0) : std::nullopt;
+  // The function's value over one side (the selected series or the divisor's).
+  auto agg_value = [&](const Agg* acc) -> std::optional<double> {
+    // A started delta counter without events in the window is 0; anything else without
+    // data has no value.
+    if (acc == nullptr || !acc->has) return delta ? std::optional<double>(0) : std::nullopt;
     switch (rule.function) {
       case RuleFunction::kRate: return acc->sum / (static_cast<double>(w) / 1000.0);
       case RuleFunction::kIncrease: return acc->sum;
@@ -306,6 +497,20 @@ void Alerter::EvaluateRule(size_t i, int64_t t) {
         return acc->last_n ? std::optional<double>(acc->last_sum / acc->last_n) : std::nullopt;
     }
     return std::nullopt;
+  };
+  // A group's value: the guards, then the function (divided by the divisor's).
+  auto value_of = [&](const GroupAcc* acc) -> std::optional<double> {
+    const Agg* num = acc ? &acc->num : nullptr;
+    const Agg* den = acc ? &acc->den : nullptr;
+    if (rule.min_samples > 0) {
+      const Agg* guarded = rule.divide_by ? den : num;
+      if (guarded == nullptr || guarded->points < rule.min_samples) return std::nullopt;
+    }
+    std::optional<double> v = agg_value(num);
+    if (!rule.divide_by || !v) return v;
+    std::optional<double> d = agg_value(den);
+    if (!d || *d == 0 || *d < rule.divide_by->min_value) return std::nullopt;
+    return *v / *d;
   };
 
   const bool has_baseline = IsBaseline(rule.warning) || IsBaseline(rule.critical);
@@ -338,6 +543,8 @@ void Alerter::EvaluateRule(size_t i, int64_t t) {
     }
     std::optional<double> value = value_of(acc);
     GroupBaselines* gb = nullptr;
+    // The bands the estimators expected before this value (nullopt: no baseline verdict).
+    std::optional<BaselineBand> warning_band, critical_band;
     if (has_baseline) {
       // Groups come in order: a few steps forward usually finds the entry.
       for (int n = 0; n < 8 && bit != rt.baselines.end() && bit->first < *g; ++n) ++bit;
@@ -349,20 +556,28 @@ void Alerter::EvaluateRule(size_t i, int64_t t) {
         gb->critical = MakeBaselineEstimator(*rule.critical->baseline);
       }
       const BaselineEstimator* critical_est = shared_estimator ? gb->warning.get() : gb->critical.get();
-      gb->warning_band = gb->warning ? gb->warning->Expected(t) : std::nullopt;
-      gb->critical_band = critical_est ? critical_est->Expected(t) : std::nullopt;
+      warning_band = gb->warning ? gb->warning->Expected(t) : std::nullopt;
+      critical_band = critical_est ? critical_est->Expected(t) : std::nullopt;
     }
     std::optional<Severity> level;
     if (value) {
-      if (rule.critical && ConditionHolds(*rule.critical, *value, gb ? gb->critical_band : std::nullopt)) {
+      if (rule.critical && ConditionHolds(*rule.critical, *value, gb ? critical_band : std::nullopt)) {
         level = Severity::kCritical;
-      } else if (rule.warning && ConditionHolds(*rule.warning, *value, gb ? gb->warning_band : std::nullopt)) {
+      } else if (rule.warning && ConditionHolds(*rule.warning, *value, gb ? warning_band : std::nullopt)) {
         level = Severity::kWarning;
       }
       // The estimators learn every value, anomalous ones included (a lasting shift becomes
       // the new normal after about one window).
       if (gb && gb->warning) gb->warning->Add(t, *value);
       if (gb && gb->critical) gb->critical->Add(t, *value);
+      // No verdict is not recovery: an open alert whose paged severity is a baseline
+      // condition still warming up (after a restart) keeps that severity.
+      if (has_state && gb && state_cursor->second.open) {
+        const Severity held = state_cursor->second.paged_severity;
+        const auto& cond = held == Severity::kCritical ? rule.critical : rule.warning;
+        const auto& band = held == Severity::kCritical ? critical_band : warning_band;
+        if (IsBaseline(cond) && !band && (!level || *level < held)) level = held;
+      }
     }
     std::map<Labels, AlertState>::iterator sit;
     if (has_state) {
@@ -375,64 +590,65 @@ void Alerter::EvaluateRule(size_t i, int64_t t) {
       sit = rt.states.emplace_hint(state_cursor, *g, std::move(fresh));
     }
     AlertState& st = sit->second;
+    if (st.last_eval_ms >= t) continue;  // a restored state already judged at this step
     if (value) st.value = *value;
-    AlertTransition tr = StepAlert(st, level, t, rule.for_duration);
+    const DurableView before(st);
+    const bool fresh_state = st.last_eval_ms < 0;
+    const int64_t opened_at = st.fired_at_ms;
+    AlertTransition tr = StepAlert(st, level, t, timing, options_.flap);
     if (tr != AlertTransition::kNone) {
       std::optional<double> baseline;
       if (gb) {
-        const auto& band = st.severity == Severity::kCritical ? gb->critical_band : gb->warning_band;
+        const auto& band = st.paged_severity == Severity::kCritical ? critical_band : warning_band;
         if (band) baseline = band->center;
       }
-      SendPage(rule, st, tr, t, baseline);
+      SendPage(rule, st, tr, t, baseline, tr == AlertTransition::kResolve ? opened_at : st.fired_at_ms);
     }
-    if (st.phase == AlertPhase::kInactive) rt.states.erase(sit);  // `g` may dangle from here
+    if (st.Idle()) {
+      if (!fresh_state) pending_.states.push_back(StateChange{RuleKey(rule), AlertState{st.dedup_key}, true});
+      rt.states.erase(sit);  // `g` may dangle from here
+    } else if (fresh_state || !(DurableView(st) == before)) {
+      pending_.states.push_back(StateChange{RuleKey(rule), st, false});
+    }
   }
 }
 
 void Alerter::SendPage(const AlertRule& rule, const AlertState& state, AlertTransition tr,
-                       int64_t t, std::optional<double> baseline) {
+                       int64_t t, std::optional<double> baseline, int64_t opened_at_ms) {
   Page page;
   page.dedup_key = state.dedup_key;
   page.action = tr == AlertTransition::kResolve ? PageAction::kResolve : PageAction::kTrigger;
-  page.severity = state.severity;
+  page.severity = state.paged_severity;
   page.alert = rule.alert;
   page.group = rule.group;
+  page.metric = rule.metric;
+  page.starts_ms = std::max<int64_t>(opened_at_ms, 0);
+  page.flapping = state.flapping;
+  if (tr == AlertTransition::kEscalate) page.previous_severity = Severity::kWarning;
+  if (tr == AlertTransition::kDowngrade) page.previous_severity = Severity::kCritical;
   std::map<std::string, std::string> labels(state.labels.begin(), state.labels.end());
   for (const auto& [k, v] : rule.labels) labels[k] = v;  // rule labels win
   labels["alertname"] = rule.alert;
   page.labels.assign(labels.begin(), labels.end());
   for (const auto& [k, tmpl] : rule.annotations) {
     page.annotations.emplace_back(
-        k, ExpandTemplate(tmpl, page.labels, state.value, SeverityName(state.severity), rule.alert));
+        k, ExpandTemplate(tmpl, page.labels, state.value, SeverityName(state.paged_severity), rule.alert));
   }
   page.value = state.value;
   page.time_ms = t;
 
   switch (tr) {
     case AlertTransition::kTrigger:
-      (state.severity == Severity::kCritical ? stats_.triggers_critical : stats_.triggers_warning)++;
+      (state.paged_severity == Severity::kCritical ? stats_.triggers_critical : stats_.triggers_warning)++;
       break;
     case AlertTransition::kEscalate: stats_.escalations++; break;
     case AlertTransition::kDowngrade: stats_.downgrades++; break;
     case AlertTransition::kResolve: stats_.resolves++; break;
     case AlertTransition::kNone: break;
   }
-  AlerterProbe::Page(AlertTransitionName(tr), SeverityName(state.severity));
-
-  PageRecord record{page, tr, true, baseline};
-  for (auto& n : notifiers_) {
-    Status st = n->Notify(page);
-    if (!st.ok()) {
-      record.delivered = false;
-      spdlog::error("alerter: page {} ({} {}) not delivered by {}: {}", page.dedup_key,
-                    page.alert, AlertTransitionName(tr), n->name(), st.ToString());
-    }
-  }
-  if (!record.delivered) stats_.notify_failures++;
-  pages_.push_back(std::move(record));
-  if (pages_.size() > options_.max_page_records && options_.max_page_records > 0) {
-    pages_.erase(pages_.begin(), pages_.begin() + pages_.size() / 2);
-  }
+  AlerterProbe::Page(AlertTransitionName(tr), SeverityName(state.paged_severity));
+  pending_records_.push_back(PageRecord{page, tr, false, baseline});
+  pending_.pages.push_back(std::move(page));
 }
 
 void Alerter::Prune() {
@@ -461,7 +677,13 @@ void Alerter::Prune() {
   }
   size_t pending = 0, firing = 0;
   for (const auto& rt : runtime_) {
-    for (const auto& [g, st] : rt.states) (st.phase == AlertPhase::kFiring ? firing : pending)++;
+    for (const auto& [g, st] : rt.states) {
+      if (st.open) {
+        ++firing;
+      } else if (st.phase != AlertPhase::kInactive) {
+        ++pending;
+      }
+    }
   }
   AlerterProbe::SetGauges(pending, firing, series_count(), data_clock_ms() / 1000.0);
 }

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "alerter/baseline/baseline.h"
+#include "alerter/dispatch/page_sink.h"
 #include "alerter/notify/notifier.h"
 #include "alerter/rules/alert_rules.h"
 #include "alerter/state/alert_state.h"
@@ -38,12 +39,15 @@ struct AlerterOptions {
   Millis lateness{10000};
   // How many PageRecords pages_sent() keeps (the oldest are dropped; counters are kept).
   size_t max_page_records = 10000;
+  // Flap detection (alerter/state/alert_state.h); disabled unless set (the daemon takes it
+  // from alerter.flap).
+  FlapPolicy flap{Millis(0), 0, 0};
 };
 
 struct PageRecord {
   Page page;
   AlertTransition transition = AlertTransition::kNone;  // trigger/escalate/downgrade/resolve
-  bool delivered = false;  // every notifier returned Ok
+  bool delivered = false;  // the sink took it (a direct sink: every notifier returned Ok)
   // The baseline (expected value) of the paged severity's condition, when it is a
   // baseline condition that was past its warm-up at this evaluation.
   std::optional<double> baseline;
@@ -58,28 +62,47 @@ struct AlerterStats {
   uint64_t escalations = 0;
   uint64_t downgrades = 0;
   uint64_t resolves = 0;
-  uint64_t notify_failures = 0;  // pages some notifier gave up on
+  uint64_t notify_failures = 0;  // pages some notifier gave up on (direct sinks)
+  uint64_t submit_failures = 0;  // evaluations the sink could not take yet (retried)
   uint64_t evaluations = 0;      // rule steps evaluated
 };
 
 class Alerter {
  public:
-  // Loads config.rule_files and builds config.notify (see BuildNotifiers()).
+  // Loads config.rule_files and sends pages straight to config.notify (BuildNotifiers(),
+  // DirectPageSink: no persistence, routing or repeats; the daemons use a PageDispatcher).
   static Result<std::unique_ptr<Alerter>> Create(const AlerterConfig& config,
                                                  const std::string& data_dir,
                                                  AlerterOptions options = {});
-  // With rules and notifiers already built (tests, `alerter backtest`).
+  // With rules and notifiers already built (tests, `alerter backtest`); a DirectPageSink.
   static std::unique_ptr<Alerter> Create(std::shared_ptr<const RuleSet> rules,
                                          std::vector<std::unique_ptr<Notifier>> notifiers,
                                          AlerterOptions options = {});
+  // Pages and state changes go to `sink` (not owned; outlives the Alerter).
+  static std::unique_ptr<Alerter> Create(std::shared_ptr<const RuleSet> rules, PageSink* sink,
+                                         AlerterOptions options = {});
   ~Alerter();
+
+  // Resumes from what the sink persisted (call before the first Ingest()): the alert
+  // states of rules that still exist, and each rule's last evaluated step (a restored rule
+  // evaluates again once it has both passed that step and seen a full window of new data).
+  // An open alert of a rule that no longer exists is resolved.
+  Status Restore(const EvaluatorSnapshot& snapshot);
+  // "<group>/<alert>": a rule's key in the persisted state.
+  static std::string RuleKey(const AlertRule& rule);
 
   // Adds samples (any order, any batch size). Samples no rule selects are ignored.
   // Call Evaluate() after each batch: memory is pruned there.
   void Ingest(std::span<const Sample> samples);
+  // The same, with `cumulative` parallel to `samples` (or empty): a 1 marks the sample's
+  // metric as a cumulative counter (a scraped TYPE counter, histogram or summary count),
+  // which rate/increase rules with `counter: auto` then read with reset handling.
+  void Ingest(std::span<const Sample> samples, std::span<const uint8_t> cumulative);
 
-  // Evaluates every rule at each of its steps up to data_clock_ms() and sends the pages
-  // (synchronously, through every notifier), then drops points no future step needs.
+  // Evaluates every rule at each of its steps up to data_clock_ms(), hands the state
+  // changes and pages to the sink (once, at the end), then drops points no future step
+  // needs. When the sink cannot take them (its disk failed), they are kept and handed over
+  // again with the next Evaluate().
   void Evaluate();
 
   // Newest sample time minus lateness over all metrics; -1 before the first sample.
@@ -99,10 +122,11 @@ class Alerter {
     double sum = 0;   // counters: deltas added
     double last = 0;  // gauges: the last value written for this timestamp
   };
-  struct Series {
-    Labels labels;
+  struct Series {  // its labels are the key of series_'s map
     std::map<int64_t, Point> points;  // by time_ms
-    std::vector<int8_t> selected;     // per rule: -1 unknown, 0 no, 1 yes
+    // Per rule: -1 unknown, else bits: kSelected (the rule's matchers hold), kDivisor
+    // (its divide_by matchers hold); 0: neither.
+    std::vector<int8_t> selected;
   };
   // Learned-baseline state of one group of a rule (only for baseline conditions).
   // Kept for every group ever seen (not yet forgotten when a group goes away).
@@ -110,26 +134,38 @@ class Alerter {
   // alerter.cc), `critical` stays null and `warning` serves both.
   struct GroupBaselines {
     std::unique_ptr<BaselineEstimator> warning, critical;
-    std::optional<BaselineBand> warning_band, critical_band;  // at the last evaluation
   };
   struct RuleRuntime {
     int64_t last_step_ms = -1;  // the last evaluated step; -1 before the first
+    bool restored = false;      // last_step_ms came from Restore(): wait for a full window again
     std::map<Labels, AlertState> states;  // pending and firing alerts, by group labels
     std::map<Labels, GroupBaselines> baselines;
   };
 
-  Alerter(std::shared_ptr<const RuleSet> rules, std::vector<std::unique_ptr<Notifier>> notifiers,
+  Alerter(std::shared_ptr<const RuleSet> rules, std::unique_ptr<PageSink> owned_sink, PageSink* sink,
           AlerterOptions options);
-  bool RuleSelects(size_t rule_index, const std::string& name, Series& series);
+  static constexpr int8_t kSelected = 1, kDivisor = 2;
+  int8_t RuleSelection(size_t rule_index, const std::string& name, const Labels& labels, Series& series);
+  bool RuleSelects(size_t rule_index, const std::string& name, const Labels& labels, Series& series) {
+    return RuleSelection(rule_index, name, labels, series) != 0;
+  }
+  // Whether rule `i`'s rate/increase reads cumulative counters (rule.counter, or `auto`
+  // and the metric was ingested as cumulative).
+  bool ReadsCumulative(size_t rule_index) const;
   int64_t NextStep(size_t rule_index) const;
   void EvaluateRule(size_t rule_index, int64_t t);
   void SendPage(const AlertRule& rule, const AlertState& state, AlertTransition transition,
-                int64_t t, std::optional<double> baseline);
+                int64_t t, std::optional<double> baseline, int64_t opened_at_ms);
   void Prune();
+  void Flush();  // hands pending_ to the sink
 
   std::shared_ptr<const RuleSet> rules_;
-  std::vector<std::unique_ptr<Notifier>> notifiers_;
+  std::unique_ptr<PageSink> owned_sink_;  // set when the Alerter made its own (direct) sink
+  PageSink* sink_;
   AlerterOptions options_;
+  EvaluationOutput pending_;                 // not yet taken by the sink
+  std::vector<PageRecord> pending_records_;  // parallel to pending_.pages
+  std::vector<int64_t> progress_written_;    // per rule: the last step handed to the sink
   // metric name -> series labels -> series.
   std::map<std::string, std::map<Labels, Series>> series_;
   std::vector<RuleRuntime> runtime_;  // parallel to rules_->rules
@@ -137,6 +173,7 @@ class Alerter {
     int64_t newest_ms = -1;
     int64_t oldest_ms = -1;  // the first data time seen: rules wait a full window after it
     int64_t prune_horizon_ms = std::numeric_limits<int64_t>::min();  // older samples are late
+    bool cumulative = false;  // ingested as a cumulative counter (Ingest's `cumulative`)
   };
   std::map<std::string, MetricClock> clocks_;  // by metric name
   // Points before this time can no longer be used by any step: pruned, and dropped on arrival.

@@ -19,6 +19,7 @@ struct Families {
   prometheus::Gauge& firing;
   prometheus::Gauge& series;
   prometheus::Gauge& clock;
+  prometheus::Counter& submit_failures;
 };
 
 Families& F() {
@@ -60,6 +61,11 @@ Families& F() {
             .Help("The alerter's evaluation clock (data time), Unix seconds")
             .Register(r)
             .Add({}),
+        prometheus::BuildCounter()
+            .Name("logship_alerter_submit_failures_total")
+            .Help("Evaluations whose pages and state the page sink could not take yet (retried)")
+            .Register(r)
+            .Add({}),
     };
   }();
   return f;
@@ -73,6 +79,7 @@ void AlerterProbe::Ignored(uint64_t n) { F().ignored.Increment(static_cast<doubl
 void AlerterProbe::Page(const std::string& transition, const std::string& severity) {
   F().pages.Add({{"transition", transition}, {"severity", severity}}).Increment();
 }
+void AlerterProbe::SubmitFailed() { F().submit_failures.Increment(); }
 void AlerterProbe::SetGauges(double pending, double firing, double series, double clock_seconds) {
   F().pending.Set(pending);
   F().firing.Set(firing);

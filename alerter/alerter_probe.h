@@ -6,6 +6,8 @@
 //   logship_alerter_active_alerts{phase}                  pending / firing (gauge)
 //   logship_alerter_series                                series held in memory (gauge)
 //   logship_alerter_data_clock_seconds                    the evaluation clock (gauge)
+//   logship_alerter_submit_failures_total                 evaluations the page sink could not take
+//                                                         yet (its state file failed); retried
 #pragma once
 
 #include <cstdint>
@@ -18,6 +20,7 @@ struct AlerterProbe {
   static void DroppedLate(uint64_t n);
   static void Ignored(uint64_t n);
   static void Page(const std::string& transition, const std::string& severity);
+  static void SubmitFailed();
   static void SetGauges(double pending, double firing, double series, double clock_seconds);
 };
 

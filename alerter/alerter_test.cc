@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
-#include "alerter/notify/webhook_notifier.h"
+#include "alerter/notify/webhook/webhook_notifier.h"
 #include "tests/support/http_receiver.h"
 
 namespace logship::alerter {
@@ -48,7 +48,7 @@ std::unique_ptr<WebhookNotifier> Webhook(const HttpReceiver& r) {
   c.url = r.url("/v2/enqueue");
   c.token.value = "routing-123";
   WebhookNotifier::Options o;
-  o.sleep = [](Millis) {};
+  o.sleep = [](Millis) { return true; };
   return std::make_unique<WebhookNotifier>(c, o);
 }
 
@@ -361,7 +361,7 @@ TEST(AlerterTest, CreateLoadsShippedRulesAndBuildsNotifiers) {
   auto dir = ::testing::TempDir() + "alerter_create_test";
   auto alerter = Alerter::Create(config, dir);
   ASSERT_TRUE(alerter.ok()) << alerter.status().ToString();
-  EXPECT_EQ((*alerter)->rules().rules.size(), 3u);
+  EXPECT_EQ((*alerter)->rules().rules.size(), 5u);  // host, http (2), node (2)
 
   config.rule_files = {"/nonexistent/rules.yaml"};
   EXPECT_FALSE(Alerter::Create(config, dir).ok());

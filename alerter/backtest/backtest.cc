@@ -17,7 +17,8 @@ std::vector<TimelineEntry> RunBacktest(std::shared_ptr<const RuleSet> rules,
   AlerterOptions options;
   options.lateness = Millis(0);
   options.max_page_records = 0;  // keep every record; the loop below drains them
-  auto alerter = Alerter::Create(rules, {}, options);
+  // No notifiers (spelled out: a bare {} would pick the PageSink* overload, a null sink).
+  auto alerter = Alerter::Create(rules, std::vector<std::unique_ptr<Notifier>>{}, options);
   std::vector<TimelineEntry> out;
   size_t seen = 0;
   auto drain = [&] {

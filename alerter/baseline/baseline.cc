@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstring>
+#include <new>
 #include <vector>
 
 namespace logship::alerter {
@@ -51,6 +53,7 @@ class RollingMean final : public BaselineEstimator {
   }
 
   void Add(int64_t t, double v) override {
+    if (!std::isfinite(v)) return;  // NaN/Inf (scraped pages have them) would poison the state
     warm_.Seen(t);
     const int64_t id = t / width_;
     Slot& s = slots_[static_cast<size_t>(((id % kSlots) + kSlots) % kSlots)];
@@ -69,7 +72,7 @@ class RollingMean final : public BaselineEstimator {
     int64_t id = -1;
     double n = 0, mean = 0, m2 = 0;
   };
-  BaselineSpec spec_;
+  const BaselineSpec& spec_;  // the rule's; outlives the estimator
   WarmUp warm_;
   int64_t width_;
   std::array<Slot, kSlots> slots_{};
@@ -86,6 +89,7 @@ class Ewma final : public BaselineEstimator {
   }
 
   void Add(int64_t t, double v) override {
+    if (!std::isfinite(v)) return;  // NaN/Inf (scraped pages have them) would poison the state
     warm_.Seen(t);
     if (last_ms_ < 0) {
       mean_ = v;
@@ -107,7 +111,7 @@ class Ewma final : public BaselineEstimator {
   size_t MemoryBytes() const override { return sizeof(*this); }
 
  private:
-  BaselineSpec spec_;
+  const BaselineSpec& spec_;  // the rule's; outlives the estimator
   WarmUp warm_;
   int64_t last_ms_ = -1;
   double mean_ = 0, var_ = 0;
@@ -139,6 +143,7 @@ class RollingMad final : public BaselineEstimator {
   }
 
   void Add(int64_t t, double v) override {
+    if (!std::isfinite(v)) return;  // NaN/Inf (scraped pages have them) would poison the state
     warm_.Seen(t);
     if (last_kept_ms_ >= 0 && t - last_kept_ms_ < min_gap_) return;
     last_kept_ms_ = t;
@@ -167,7 +172,7 @@ class RollingMad final : public BaselineEstimator {
     double lo = *std::max_element(v.begin(), v.begin() + mid);
     return (lo + hi) / 2;
   }
-  BaselineSpec spec_;
+  const BaselineSpec& spec_;  // the rule's; outlives the estimator
   WarmUp warm_;
   int64_t min_gap_;
   int64_t last_kept_ms_ = -1;
@@ -176,38 +181,92 @@ class RollingMad final : public BaselineEstimator {
   std::vector<float> values_;
 };
 
+// IEEE 754 binary16 <-> float, round to nearest even (F. Giesen's branch-light
+// conversions). The seasonal profile keeps its buckets in 16 bits.
+uint32_t FloatBits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  return u;
+}
+float BitsFloat(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+}
+uint16_t FloatToHalf(float f) {
+  constexpr uint32_t kInf32 = 255u << 23;
+  constexpr uint32_t kMax16 = (127u + 16) << 23;  // 65536: Inf from here
+  constexpr uint32_t kDenormMagic = ((127u - 15) + (23 - 10) + 1) << 23;
+  uint32_t u = FloatBits(f);
+  const uint32_t sign = u & 0x80000000u;
+  u ^= sign;
+  uint16_t o;
+  if (u >= kMax16) {
+    o = u > kInf32 ? 0x7e00 : 0x7c00;  // NaN, Inf
+  } else if (u < (113u << 23)) {  // subnormal or zero
+    o = static_cast<uint16_t>(FloatBits(BitsFloat(u) + BitsFloat(kDenormMagic)) - kDenormMagic);
+  } else {
+    const uint32_t odd = (u >> 13) & 1;
+    u += (static_cast<uint32_t>(15 - 127) << 23) + 0xfff;
+    u += odd;
+    o = static_cast<uint16_t>(u >> 13);
+  }
+  return static_cast<uint16_t>(o | (sign >> 16));
+}
+float HalfToFloat(uint16_t h) {
+  constexpr uint32_t kShiftedExp = 0x7c00u << 13;
+  uint32_t o = (h & 0x7fffu) << 13;
+  const uint32_t exp = kShiftedExp & o;
+  o += (127u - 15) << 23;
+  if (exp == kShiftedExp) {
+    o += (128u - 16) << 23;  // Inf, NaN
+  } else if (exp == 0) {
+    o += 1u << 23;  // zero, subnormal: renormalise
+    o = FloatBits(BitsFloat(o) - BitsFloat(113u << 23));
+  }
+  return BitsFloat(o | (static_cast<uint32_t>(h & 0x8000u) << 16));
+}
+
 // Seasonal profile: per phase bucket of the season (e.g. each 30 min of the day), an
 // exponentially weighted mean of the values seen in that bucket in past seasons and of
 // their absolute residuals. The expectation is the bucket's mean shifted by the recent
 // level (an EWMA, time constant `window`, of value - profile), so a slow trend or a
 // quieter week does not page; the spread is the bucket's mean absolute residual.
+//
+// Memory: one allocation of 64 + 4 x buckets bytes (at most 736). A bucket is 32 bits:
+// the mean as an IEEE half (11 significant bits) and the mean absolute residual as a half
+// without sign and its two lowest mantissa bits (9 significant bits) next to the pass
+// count (3 bits, saturating at 7; only 0..5 are told apart). Both halves are scaled by
+// 2^-scale_, one exponent per estimator, raised (and every bucket rescaled) when a value
+// would not fit, so any magnitude keeps ~3 significant digits. The spec is the rule's.
 class Seasonal final : public BaselineEstimator {
  public:
-  explicit Seasonal(const BaselineSpec& spec) : spec_(spec), warm_(spec_) {
-    int64_t season = std::max<int64_t>(1, spec.season.count());
-    int64_t bucket = spec.bucket.count() > 0 ? spec.bucket.count() : season / 48;
-    bucket_ms_ = std::max<int64_t>(1, bucket);
-    nbuckets_ = static_cast<size_t>(std::clamp<int64_t>((season + bucket_ms_ - 1) / bucket_ms_, 1, kMaxBuckets));
-    season_ms_ = season;
-    buckets_.assign(nbuckets_, Bucket{});
+  static std::unique_ptr<BaselineEstimator> Make(const BaselineSpec& spec) {
+    const int64_t season = std::max<int64_t>(1, spec.season.count());
+    const int64_t bucket = std::max<int64_t>(1, spec.bucket.count() > 0 ? spec.bucket.count() : season / 48);
+    const size_t n = static_cast<size_t>(std::clamp<int64_t>((season + bucket - 1) / bucket, 1, kMaxBuckets));
+    void* mem = ::operator new(sizeof(Seasonal) + n * sizeof(uint32_t));
+    return std::unique_ptr<BaselineEstimator>(new (mem) Seasonal(spec, n));
   }
+  static void operator delete(void* p) { ::operator delete(p); }
 
   std::optional<BaselineBand> Expected(int64_t t) const override {
-    if (!warm_.Ready(t) || first_ms_ < 0 || t - first_ms_ < season_ms_) return std::nullopt;
-    const Bucket& b = buckets_[Index(t)];
+    if (!Ready(t) || t - first_ms_ < spec_->season.count()) return std::nullopt;
+    const Bucket b = Load(Index(t));
     // Two passes at least: one season has no residual history for the bucket.
     if (b.n < 2) return std::nullopt;
     return BaselineBand{b.mean + level_, Spread(b)};
   }
 
   void Add(int64_t t, double v) override {
-    warm_.Seen(t);
+    if (!std::isfinite(v)) return;  // NaN/Inf (scraped pages have them) would poison the state
     if (first_ms_ < 0) first_ms_ = t;
+    if (points_ < UINT32_MAX) ++points_;
     const size_t idx = Index(t);
-    Bucket& b = buckets_[idx];
+    Bucket b = Load(idx);
     // b.n counts passes through the bucket (seasons seen), not points.
-    const bool new_pass = idx != last_index_ || last_ms_ < 0 || t - last_ms_ >= bucket_ms_;
-    last_index_ = idx;
+    const bool new_pass = idx != last_index_ || last_ms_ < 0 || t - last_ms_ >= BucketMs();
+    last_index_ = static_cast<uint16_t>(idx);
     double x = v;  // what the profile learns
     if (b.n > 0) {
       const double expected = b.mean + level_;
@@ -219,53 +278,115 @@ class Seasonal final : public BaselineEstimator {
         if (cap > 0) r = std::clamp(r, -cap, cap);
       }
       const double a_dev = b.n < 4 ? 1.0 / (b.n + 1) : kBeta;
-      b.dev = static_cast<float>(b.n >= 2 ? (1 - a_dev) * b.dev + a_dev * std::fabs(r) : std::fabs(r));
+      b.dev = b.n >= 2 ? (1 - a_dev) * b.dev + a_dev * std::fabs(r) : std::fabs(r);
       global_dev_ = global_dev_ == 0 ? std::fabs(r) : 0.98 * global_dev_ + 0.02 * std::fabs(r);
       // Recent level: EWMA (time constant `window`) of the residual against the profile.
-      const double tau = std::max<double>(1, static_cast<double>(spec_.window.count()));
-      const double dt = last_ms_ < 0 ? 1 : static_cast<double>(std::max<int64_t>(t - last_ms_, 1));
-      const double a = 1 - std::exp(-dt / tau);
+      const double a = LevelWeight(last_ms_ < 0 ? 1 : std::max<int64_t>(t - last_ms_, 1));
       level_ += a * ((expected + r - b.mean) - level_);
       x = expected + r - level_;  // the (clipped) value net of the current level
     }
     if (b.n == 0) {
-      b.mean = static_cast<float>(x);
+      b.mean = x;
     } else {
       const double a = b.n < 4 ? 1.0 / (b.n + 1) : kBeta;
-      b.mean = static_cast<float>((1 - a) * b.mean + a * x);
+      b.mean = (1 - a) * b.mean + a * x;
     }
-    if (new_pass && b.n < 0xffff) ++b.n;
+    if (new_pass && b.n < kMaxPasses) ++b.n;
+    Store(idx, b);
     last_ms_ = t;
   }
 
-  size_t MemoryBytes() const override { return sizeof(*this) + nbuckets_ * sizeof(Bucket); }
+  size_t MemoryBytes() const override { return sizeof(*this) + nbuckets_ * sizeof(uint32_t); }
 
  private:
-  static constexpr int64_t kMaxBuckets = 168;  // a week of hours; 10 bytes each
+  static constexpr int64_t kMaxBuckets = 168;  // a week of hours; 4 bytes each
   static constexpr double kBeta = 0.25;  // weight of the newest season in a bucket
-  struct __attribute__((packed)) Bucket {
-    float mean = 0;
-    float dev = 0;    // EW mean absolute residual
-    uint16_t n = 0;   // passes through the bucket (seasons seen), saturating
+  static constexpr unsigned kMaxPasses = 7;
+  // A half's magnitude is kept under this (of 65504), so one rescale makes room.
+  static constexpr double kHalfRoom = 16384;
+  struct Bucket {
+    double mean = 0;
+    double dev = 0;  // EW mean absolute residual
+    unsigned n = 0;  // passes through the bucket (seasons seen), saturating
   };
+
+  Seasonal(const BaselineSpec& spec, size_t n) : spec_(&spec), nbuckets_(static_cast<uint16_t>(n)) {
+    std::fill(words(), words() + n, 0u);
+  }
+  uint32_t* words() { return reinterpret_cast<uint32_t*>(this + 1); }
+  const uint32_t* words() const { return reinterpret_cast<const uint32_t*>(this + 1); }
+
+  Bucket Load(size_t i) const {
+    const uint32_t w = words()[i];
+    const double scale = std::ldexp(1.0, scale_);
+    Bucket b;
+    b.mean = HalfToFloat(static_cast<uint16_t>(w >> 16)) * scale;
+    b.dev = HalfToFloat(static_cast<uint16_t>((w & 0xfff8u) >> 1)) * scale;
+    b.n = w & 7u;
+    return b;
+  }
+  void Store(size_t i, const Bucket& b) {
+    Fit(std::max(std::fabs(b.mean), b.dev));
+    const double inv = std::ldexp(1.0, -scale_);
+    const uint16_t mean = FloatToHalf(static_cast<float>(b.mean * inv));
+    // dev >= 0: 15 bits of half; round off the two lowest mantissa bits (to nearest even).
+    uint32_t dev = FloatToHalf(static_cast<float>(b.dev * inv)) & 0x7fffu;
+    dev = std::min<uint32_t>((dev + 1 + ((dev >> 2) & 1)) >> 2, 0x1fffu);
+    words()[i] = (static_cast<uint32_t>(mean) << 16) | (dev << 3) | std::min(b.n, kMaxPasses);
+  }
+  // Raises scale_ until `magnitude` fits, rescaling every bucket (exact: powers of two).
+  void Fit(double magnitude) {
+    if (!std::isfinite(magnitude) || magnitude * std::ldexp(1.0, -scale_) <= kHalfRoom) return;
+    int raise = 0;
+    while (magnitude * std::ldexp(1.0, -(scale_ + raise)) > kHalfRoom && scale_ + raise < 120) ++raise;
+    if (raise == 0) return;
+    std::vector<Bucket> all(nbuckets_);
+    for (size_t i = 0; i < nbuckets_; ++i) all[i] = Load(i);
+    scale_ = static_cast<int8_t>(scale_ + raise);
+    for (size_t i = 0; i < nbuckets_; ++i) {
+      if (words()[i] != 0) Store(i, all[i]);
+    }
+  }
+
+  bool Ready(int64_t t) const {
+    return first_ms_ >= 0 && points_ >= spec_->min_points && t - first_ms_ >= spec_->min_history.count();
+  }
+  int64_t SeasonMs() const { return std::max<int64_t>(1, spec_->season.count()); }
+  int64_t BucketMs() const {
+    const int64_t b = spec_->bucket.count() > 0 ? spec_->bucket.count() : SeasonMs() / 48;
+    return std::max<int64_t>(1, b);
+  }
+  // 1 - exp(-dt / window): the level's weight for a point dt after the previous one.
+  // Points usually come every interval, so the last weight is kept.
+  double LevelWeight(int64_t dt) {
+    if (dt != weight_dt_) {
+      const double tau = std::max<double>(1, static_cast<double>(spec_->window.count()));
+      weight_ = 1 - std::exp(-static_cast<double>(dt) / tau);
+      weight_dt_ = dt;
+    }
+    return weight_;
+  }
   // Mean absolute residual -> sigma (x 1.2533 for a normal), the bucket's own history
   // blended with all buckets' (a bucket has few passes; the blend keeps early spreads sane).
   double Spread(const Bucket& b) const {
-    const double w = std::min<double>(b.n - 1, 4) / 8;  // at most half the bucket's own
+    const double w = std::min<double>(static_cast<double>(b.n) - 1, 4) / 8;  // at most half the bucket's own
     return 1.2533 * (w * b.dev + (1 - w) * global_dev_);
   }
   size_t Index(int64_t t) const {
-    int64_t phase = ((t % season_ms_) + season_ms_) % season_ms_;
-    return static_cast<size_t>(std::min<int64_t>(phase / bucket_ms_, static_cast<int64_t>(nbuckets_) - 1));
+    const int64_t season = SeasonMs();
+    const int64_t phase = ((t % season) + season) % season;
+    return static_cast<size_t>(std::min<int64_t>(phase / BucketMs(), static_cast<int64_t>(nbuckets_) - 1));
   }
-  BaselineSpec spec_;
-  WarmUp warm_;
-  int64_t season_ms_ = 0, bucket_ms_ = 0;
-  size_t nbuckets_ = 0;
+
+  const BaselineSpec* spec_;  // the rule's; outlives the estimator
   int64_t first_ms_ = -1, last_ms_ = -1;
-  size_t last_index_ = 0;
-  double level_ = 0, global_dev_ = 0;
-  std::vector<Bucket> buckets_;
+  int64_t weight_dt_ = -1;
+  double level_ = 0, global_dev_ = 0, weight_ = 0;
+  uint32_t points_ = 0;  // warm-up count, saturating
+  uint16_t nbuckets_;
+  uint16_t last_index_ = 0;
+  int8_t scale_ = 0;  // buckets hold value x 2^-scale_
+  // Followed by nbuckets_ packed buckets (uint32_t), allocated with the object by Make().
 };
 
 }  // namespace
@@ -294,7 +415,7 @@ std::unique_ptr<BaselineEstimator> MakeBaselineEstimator(const BaselineSpec& spe
     case BaselineMethod::kMean: return std::make_unique<RollingMean>(spec);
     case BaselineMethod::kEwma: return std::make_unique<Ewma>(spec);
     case BaselineMethod::kMad: return std::make_unique<RollingMad>(spec);
-    case BaselineMethod::kSeasonal: return std::make_unique<Seasonal>(spec);
+    case BaselineMethod::kSeasonal: return Seasonal::Make(spec);
   }
   return nullptr;
 }

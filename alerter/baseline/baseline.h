@@ -3,7 +3,7 @@
 //
 // Every estimator keeps small bounded memory per series (MemoryBytes() <= 2 KB): the rolling
 // mean keeps 32 sub-window aggregates, the median/MAD a decimated window of at most 128
-// points, the seasonal profile at most 168 buckets. Time is the caller's (DATA time, ms);
+// points, the seasonal profile at most 168 buckets of 4 bytes (<= 752 bytes in all). Time is the caller's (DATA time, ms);
 // Add() times must not decrease.
 //
 // Thread-compatible. The reference is docs/alerting.md ("Baseline conditions").
@@ -60,12 +60,15 @@ class BaselineEstimator {
   virtual ~BaselineEstimator() = default;
   // The band expected at `t_ms` from the points added so far; nullopt while warming up.
   virtual std::optional<BaselineBand> Expected(int64_t t_ms) const = 0;
-  // Adds a point. REQUIRES: t_ms >= the previous point's time.
+  // Adds a point; NaN and infinite values are ignored. REQUIRES: t_ms >= the previous
+  // point's time.
   virtual void Add(int64_t t_ms, double value) = 0;
   // Approximate bytes held (for the per-series memory budget).
   virtual size_t MemoryBytes() const = 0;
 };
 
+// REQUIRES: `spec` outlives the estimator (estimators keep a reference, not a copy: the
+// rule's spec is shared by every group's estimator).
 std::unique_ptr<BaselineEstimator> MakeBaselineEstimator(const BaselineSpec& spec);
 
 // Whether `value` is off-baseline under `spec` given the band (nullopt band: never).

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <functional>
+#include <map>
 #include <random>
 
 namespace logship::alerter {
@@ -127,6 +128,62 @@ TEST(Baseline, DailySeasonalityOnlySeasonalStaysQuiet) {
   auto ratio_hits = Feed(ratio, 6 * 288, 5 * kMin, rate);
   ASSERT_FALSE(ratio_hits.empty());
   EXPECT_EQ(ratio_hits.front(), 5 * 288 + 36);
+}
+
+// The seasonal profile keeps 16-bit buckets under one exponent per estimator: the same
+// daily cycle must be learned as well at any magnitude (bytes/s in the billions, or
+// fractions in the millionths), and the memory stays under 768 bytes for a week of hours.
+TEST(Baseline, SeasonalCompactBucketsKeepAnyMagnitude) {
+  std::map<double, double> worst_error;  // by scale: the largest |center - truth| / (500 x scale)
+  for (double scale : {1.0, 1e-6, 1e3, 4e9}) {
+    BaselineSpec spec = Spec(BaselineMethod::kSeasonal, 4);
+    spec.season = milliseconds(kDay);
+    spec.bucket = milliseconds(kHour);
+    auto est = MakeBaselineEstimator(spec);
+    auto truth = [&](int i) { return scale * (500 - 400 * std::cos(2 * M_PI * (i % 288) / 288.0)); };
+    double worst = 0;
+    for (int i = 0; i < 6 * 288; ++i) {
+      const int64_t t = i * 5 * kMin;
+      if (i >= 4 * 288) {
+        auto band = est->Expected(t);
+        ASSERT_TRUE(band) << scale;
+        // Against the hour's average of the cycle (a bucket is one hour wide).
+        double hour = 0;
+        for (int k = 0; k < 12; ++k) hour += truth((i / 12) * 12 + k) / 12;
+        worst = std::max(worst, std::fabs(band->center - hour) / (scale * 500));
+        EXPECT_GT(band->spread, 0);
+        EXPECT_LT(band->spread, scale * 100);
+      }
+      est->Add(t, truth(i) + scale * 2 * Noise(i));
+    }
+    worst_error[scale] = worst;
+    // The profile lags a cycle sampled every 5 min by about 8% of its mean; what matters
+    // is that the 16-bit buckets add nothing at any magnitude.
+    EXPECT_LT(worst, 0.1) << "scale " << scale;
+    EXPECT_NEAR(worst, worst_error[1.0], 0.005) << "scale " << scale;
+  }
+  BaselineSpec week = Spec(BaselineMethod::kSeasonal);
+  week.season = milliseconds(7 * kDay);
+  week.bucket = milliseconds(kHour);
+  EXPECT_LE(MakeBaselineEstimator(week)->MemoryBytes(), 768u);
+}
+
+TEST(Baseline, NonFiniteValuesAreNotLearned) {
+  for (BaselineMethod m : {BaselineMethod::kMean, BaselineMethod::kEwma, BaselineMethod::kMad,
+                           BaselineMethod::kSeasonal}) {
+    BaselineSpec spec = Spec(m);
+    spec.season = milliseconds(kHour);
+    auto est = MakeBaselineEstimator(spec);
+    for (int i = 0; i < 240; ++i) {
+      est->Add(i * kMin, 10 + Noise(i));
+      if (i % 7 == 0) est->Add(i * kMin, std::nan(""));
+      if (i % 11 == 0) est->Add(i * kMin, INFINITY);
+    }
+    auto band = est->Expected(240 * kMin);
+    ASSERT_TRUE(band) << BaselineMethodName(m);
+    EXPECT_NEAR(band->center, 10, 1) << BaselineMethodName(m);
+    EXPECT_TRUE(std::isfinite(band->spread)) << BaselineMethodName(m);
+  }
 }
 
 TEST(Baseline, MinValueSuppressesLowVolume) {

@@ -1,21 +1,15 @@
+#include "alerter/notify/notifier.h"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "alerter/notify/log_notifier.h"
-#include "alerter/notify/notifier.h"
-#include "alerter/notify/webhook_notifier.h"
-#include "tests/support/http_receiver.h"
+#include "alerter/notify/log/log_notifier.h"
 
 namespace logship::alerter {
 namespace {
-
-using std::chrono::milliseconds;
-using testing::CannedResponse;
-using testing::HttpReceiver;
 
 Page SamplePage() {
   Page p;
@@ -24,180 +18,100 @@ Page SamplePage() {
   p.severity = Severity::kCritical;
   p.alert = "RequestRate";
   p.group = "http";
+  p.metric = "http_requests";
   p.labels = {{"alertname", "RequestRate"}, {"host", "web-1"}, {"team", "web"}};
   p.annotations = {{"summary", "rate on web-1 is 233/s"}};
   p.value = 233.5;
   p.time_ms = 1'700'000'000'123;
+  p.starts_ms = 1'700'000'000'000;
   return p;
 }
 
-struct Fixture {
-  std::unique_ptr<HttpReceiver> receiver;
-  std::vector<Millis> sleeps;
-  std::unique_ptr<WebhookNotifier> notifier;
-};
-
-Fixture Make(const std::string& token = "", int max_attempts = 4) {
-  Fixture f;
-  auto r = HttpReceiver::Start();
-  EXPECT_TRUE(r.ok());
-  f.receiver = std::move(*r);
-  NotifierConfig c;
-  c.name = "pd";
-  c.type = "webhook";
-  c.url = f.receiver->url("/v2/enqueue");
-  c.token.value = token;
-  c.timeout = milliseconds(2000);
-  WebhookNotifier::Options o;
-  o.max_attempts = max_attempts;
-  o.initial_backoff = milliseconds(100);
-  o.max_backoff = milliseconds(5000);
-  auto* sleeps = &f.sleeps;
-  o.sleep = [sleeps](Millis d) { sleeps->push_back(d); };
-  f.notifier = std::make_unique<WebhookNotifier>(c, o);
-  return f;
-}
-
-TEST(WebhookNotifierTest, PostsEventsV2WithTokenAsRoutingKeyAndBearer) {
-  Fixture f = Make("s3cr3t");
-  ASSERT_TRUE(f.notifier->Notify(SamplePage()).ok());
-  ASSERT_TRUE(f.receiver->WaitForRequests(1, milliseconds(5000)));
-  auto req = f.receiver->requests()[0];
-  EXPECT_EQ(req.method, "POST");
-  EXPECT_EQ(req.path, "/v2/enqueue");
-  EXPECT_EQ(req.Header("Content-Type"), "application/json");
-  EXPECT_EQ(req.Header("Authorization"), "Bearer s3cr3t");
-  auto j = nlohmann::json::parse(req.body);
-  EXPECT_EQ(j["routing_key"], "s3cr3t");
-  EXPECT_EQ(j["event_action"], "trigger");
-  EXPECT_EQ(j["dedup_key"], "0123456789abcdef");
-  EXPECT_EQ(j["payload"]["summary"], "rate on web-1 is 233/s");
-  EXPECT_EQ(j["payload"]["source"], "web-1");
-  EXPECT_EQ(j["payload"]["severity"], "critical");
-  EXPECT_EQ(j["payload"]["timestamp"], "2023-11-14T22:13:20.123Z");
-  EXPECT_EQ(j["payload"]["custom_details"]["value"], 233.5);
-  EXPECT_EQ(j["payload"]["custom_details"]["labels"]["host"], "web-1");
-  EXPECT_EQ(j["payload"]["custom_details"]["labels"]["team"], "web");
-  EXPECT_EQ(f.notifier->last_attempts(), 1);
-}
-
-TEST(WebhookNotifierTest, NoTokenMeansNoRoutingKeyAndNoAuthorization) {
-  Fixture f = Make("");
+TEST(NotifierTest, EventsV2FullAndMinimal) {
   Page p = SamplePage();
+  p.url = "http://127.0.0.1:9465/api/v1/alerts/0123456789abcdef";
+  auto j = PageToEventsV2(p, "key");
+  EXPECT_EQ(j["routing_key"], "key");
+  EXPECT_EQ(j["client"], "logship");
+  EXPECT_EQ(j["client_url"], p.url);
+  EXPECT_EQ(j["payload"]["class"], "http_requests");
+  EXPECT_EQ(j["payload"]["component"], "RequestRate");
+  EXPECT_EQ(j["payload"]["group"], "http");
   p.action = PageAction::kResolve;
-  ASSERT_TRUE(f.notifier->Notify(p).ok());
-  ASSERT_TRUE(f.receiver->WaitForRequests(1, milliseconds(5000)));
-  auto req = f.receiver->requests()[0];
-  EXPECT_EQ(req.Header("Authorization"), "");
-  auto j = nlohmann::json::parse(req.body);
-  EXPECT_FALSE(j.contains("routing_key"));
-  EXPECT_EQ(j["event_action"], "resolve");
+  auto minimal = PageToEventsV2(p, "key", /*full_payload=*/false);
+  EXPECT_EQ(minimal, (nlohmann::json{{"routing_key", "key"}, {"event_action", "resolve"}, {"dedup_key", p.dedup_key}}));
+  EXPECT_TRUE(PageToEventsV2(p, "", true).contains("payload"));
+  EXPECT_FALSE(PageToEventsV2(p, "", true).contains("routing_key"));
 }
 
-TEST(WebhookNotifierTest, RetriesA500ThenSucceeds) {
-  Fixture f = Make();
-  f.receiver->EnqueueStatuses({500, 200});
-  ASSERT_TRUE(f.notifier->Notify(SamplePage()).ok());
-  ASSERT_TRUE(f.receiver->WaitForRequests(2, milliseconds(5000)));
-  auto reqs = f.receiver->requests();
-  ASSERT_EQ(reqs.size(), 2u);
-  EXPECT_EQ(reqs[0].body, reqs[1].body) << "a retry must resend the same event";
-  EXPECT_EQ(f.notifier->last_attempts(), 2);
-  EXPECT_EQ(f.sleeps, (std::vector<Millis>{milliseconds(100)}));
+TEST(NotifierTest, StoreJsonRoundTrip) {
+  Page p = SamplePage();
+  p.previous_severity = Severity::kWarning;
+  p.repeat = 3;
+  p.flapping = true;
+  p.acked_by = "ana";
+  p.comment = "looking";
+  p.url = "http://x/y";
+  auto back = PageFromStoreJson(PageToStoreJson(p));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(PageToStoreJson(*back), PageToStoreJson(p));
+  EXPECT_EQ(back->previous_severity, Severity::kWarning);
+  EXPECT_EQ(back->labels, p.labels);
+  EXPECT_FALSE(PageFromStoreJson(nlohmann::json::object()).ok());
 }
 
-TEST(WebhookNotifierTest, BacksOffExponentiallyAndHonoursRetryAfter) {
-  Fixture f = Make("", 5);
-  CannedResponse busy;
-  busy.status = 429;
-  busy.headers = {{"Retry-After", "2"}};
-  f.receiver->EnqueueStatuses({503, 503});
-  f.receiver->EnqueueResponse(busy);
-  f.receiver->EnqueueStatuses({200});
-  ASSERT_TRUE(f.notifier->Notify(SamplePage()).ok());
-  EXPECT_EQ(f.notifier->last_attempts(), 4);
-  EXPECT_EQ(f.sleeps,
-            (std::vector<Millis>{milliseconds(100), milliseconds(200), milliseconds(2000)}));
-}
-
-TEST(WebhookNotifierTest, GivesUpAfterMaxAttempts) {
-  Fixture f = Make("", 3);
-  CannedResponse down;
-  down.status = 503;
-  f.receiver->SetDefaultResponse(down);
-  Status st = f.notifier->Notify(SamplePage());
-  EXPECT_EQ(st.code(), StatusCode::kRetryable);
-  EXPECT_EQ(f.receiver->request_count(), 3u);
-  EXPECT_EQ(f.sleeps.size(), 2u);
-}
-
-TEST(WebhookNotifierTest, PermanentFailureIsNotRetriedAndTokenNotInMessage) {
-  Fixture f = Make("s3cr3t");
-  f.receiver->EnqueueStatuses({400});
-  Status st = f.notifier->Notify(SamplePage());
-  EXPECT_EQ(st.code(), StatusCode::kPermanent);
-  EXPECT_EQ(f.receiver->request_count(), 1u);
-  EXPECT_TRUE(f.sleeps.empty());
-  EXPECT_EQ(st.message().find("s3cr3t"), std::string::npos);
+TEST(NotifierTest, RoutingLabelsAddSeverityInOrder) {
+  Page p = SamplePage();
+  EXPECT_EQ(RoutingLabels(p), (Labels{{"alertname", "RequestRate"}, {"host", "web-1"}, {"severity", "critical"},
+                                      {"team", "web"}}));
+  p.labels = {{"alertname", "X"}, {"severity", "ignored"}};
+  p.severity = Severity::kWarning;
+  EXPECT_EQ(RoutingLabels(p), (Labels{{"alertname", "X"}, {"severity", "warning"}}));
 }
 
 std::string TempDir() {
-  auto dir = std::filesystem::temp_directory_path() /
-             ("logship_notify_test_" + std::to_string(::getpid()));
+  auto dir = std::filesystem::temp_directory_path() / ("logship_notifier_test_" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   return dir.string();
 }
 
-TEST(LogNotifierTest, AppendsOneJsonLinePerPage) {
-  std::string dir = TempDir();
-  auto n = LogNotifier::Create("log", dir + "/sub/pages.jsonl");
-  ASSERT_TRUE(n.ok()) << n.status().ToString();
-  Page p = SamplePage();
-  ASSERT_TRUE((*n)->Notify(p).ok());
-  p.action = PageAction::kResolve;
-  ASSERT_TRUE((*n)->Notify(p).ok());
-  std::ifstream in(dir + "/sub/pages.jsonl");
-  std::string line;
-  std::vector<nlohmann::json> lines;
-  while (std::getline(in, line)) lines.push_back(nlohmann::json::parse(line));
-  ASSERT_EQ(lines.size(), 2u);
-  EXPECT_EQ(lines[0]["action"], "trigger");
-  EXPECT_EQ(lines[1]["action"], "resolve");
-  EXPECT_EQ(lines[0]["dedup_key"], "0123456789abcdef");
-  EXPECT_EQ(lines[0]["severity"], "critical");
-  EXPECT_EQ(lines[0]["alert"], "RequestRate");
-  EXPECT_EQ(lines[0]["value"], 233.5);
-  EXPECT_EQ(lines[0]["time"], "2023-11-14T22:13:20.123Z");
-  EXPECT_EQ(lines[0]["labels"]["host"], "web-1");
-  std::filesystem::remove_all(dir);
+NotifierConfig Config(std::string name, std::string type, std::string url, std::string token = "") {
+  NotifierConfig c;
+  c.name = std::move(name);
+  c.type = std::move(type);
+  c.url = std::move(url);
+  c.token.value = std::move(token);
+  return c;
 }
 
-TEST(BuildNotifiersTest, BuildsAndValidates) {
+TEST(BuildNotifiersTest, BuildsEveryTypeAndValidates) {
   std::string dir = TempDir();
   auto none = BuildNotifiers({}, dir);
   ASSERT_TRUE(none.ok());
   ASSERT_EQ(none->size(), 1u);
   EXPECT_EQ(dynamic_cast<LogNotifier*>((*none)[0].get())->path(), dir + "/pages.jsonl");
 
-  auto config = [](std::string name, std::string type, std::string url) {
-    NotifierConfig c;
-    c.name = std::move(name);
-    c.type = std::move(type);
-    c.url = std::move(url);
-    return c;
-  };
-  NotifierConfig hook = config("pd", "webhook", "https://events.pagerduty.com/v2/enqueue");
-  NotifierConfig log = config("file", "log", "");
-  auto both = BuildNotifiers({hook, log}, dir);
-  ASSERT_TRUE(both.ok()) << both.status().ToString();
-  ASSERT_EQ(both->size(), 2u);
-  EXPECT_EQ((*both)[0]->name(), "pd");
-  EXPECT_EQ((*both)[1]->name(), "file");
+  NotifierConfig slack = Config("chat", "slack", "");
+  slack.url_secret.value = "https://hooks.slack.com/services/T/B/X";
+  auto all = BuildNotifiers({Config("hook", "webhook", "https://example.com/hook"),
+                             Config("pd", "pagerduty", "", "routing"),
+                             Config("am", "alertmanager", "http://127.0.0.1:9093"),
+                             Config("og", "opsgenie", "", "genie"), slack, Config("file", "log", "")},
+                            dir);
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  ASSERT_EQ(all->size(), 6u);
+  std::vector<std::string> types;
+  for (const auto& n : *all) types.push_back(n->type());
+  EXPECT_EQ(types, (std::vector<std::string>{"webhook", "pagerduty", "alertmanager", "opsgenie", "slack", "log"}));
+  EXPECT_TRUE((*all)[1]->traits().escalates_itself);   // pagerduty
+  EXPECT_FALSE((*all)[2]->traits().takes_acknowledge);  // alertmanager
+  EXPECT_GT((*all)[2]->traits().resend_interval.count(), 0);
+  EXPECT_FALSE((*all)[4]->traits().escalates_itself);  // slack: logship repeats
 
-  NotifierConfig bad = config("x", "slack", "");
-  EXPECT_EQ(BuildNotifiers({bad}, dir).status().code(), StatusCode::kInvalidArgument);
-  NotifierConfig nourl = config("x", "webhook", "");
-  EXPECT_EQ(BuildNotifiers({nourl}, dir).status().code(), StatusCode::kInvalidArgument);
+  for (const auto& bad : {Config("x", "sms", ""), Config("x", "webhook", ""), Config("x", "pagerduty", ""),
+                          Config("x", "opsgenie", ""), Config("x", "webhook", "ftp://host/x")}) {
+    EXPECT_EQ(BuildNotifiers({bad}, dir).status().code(), StatusCode::kInvalidArgument) << bad.type << " " << bad.url;
+  }
   std::filesystem::remove_all(dir);
 }
 

@@ -19,7 +19,7 @@ NotifyProbe& Probe() {
   static NotifyProbe probe{
       prometheus::BuildCounter()
           .Name("logship_alerter_notify_sent_total")
-          .Help("Pages delivered, by notifier")
+          .Help("Requests delivered by each receiver")
           .Register(MetricsRegistry()),
       prometheus::BuildCounter()
           .Name("logship_alerter_notify_retries_total")
@@ -27,7 +27,7 @@ NotifyProbe& Probe() {
           .Register(MetricsRegistry()),
       prometheus::BuildCounter()
           .Name("logship_alerter_notify_errors_total")
-          .Help("Pages a notifier gave up on, by kind (retryable, permanent, io)")
+          .Help("Deliveries a receiver gave up on, by kind (retryable after the last attempt, permanent, io)")
           .Register(MetricsRegistry()),
   };
   return probe;
@@ -35,14 +35,14 @@ NotifyProbe& Probe() {
 
 }  // namespace
 
-void CountNotifySent(const std::string& notifier) {
-  Probe().sent.Add({{"notifier", notifier}}).Increment();
+void CountNotifySent(const std::string& notifier, const std::string& type) {
+  Probe().sent.Add({{"notifier", notifier}, {"type", type}}).Increment();
 }
-void CountNotifyRetry(const std::string& notifier) {
-  Probe().retries.Add({{"notifier", notifier}}).Increment();
+void CountNotifyRetry(const std::string& notifier, const std::string& type) {
+  Probe().retries.Add({{"notifier", notifier}, {"type", type}}).Increment();
 }
-void CountNotifyError(const std::string& notifier, const std::string& kind) {
-  Probe().errors.Add({{"notifier", notifier}, {"kind", kind}}).Increment();
+void CountNotifyError(const std::string& notifier, const std::string& type, const std::string& kind) {
+  Probe().errors.Add({{"notifier", notifier}, {"type", type}, {"kind", kind}}).Increment();
 }
 
 }  // namespace logship::alerter

@@ -22,7 +22,8 @@ const std::set<std::string> kRootKeys = {"groups"};
 const std::set<std::string> kGroupKeys = {"name", "interval", "rules"};
 const std::set<std::string> kRuleKeys = {"alert",    "metric",   "match",  "function",
                                          "window",   "by",       "warning", "critical",
-                                         "for",      "labels",   "annotations"};
+                                         "for",      "labels",   "annotations", "keep_firing_for",
+                                         "counter",  "divide_by", "min_samples"};
 const std::set<std::string> kConditionKeys = {"above", "below", "baseline"};
 const std::set<std::string> kBaselineKeys = {
     "method",    "direction",  "window",     "alpha",         "k",         "season",
@@ -202,40 +203,12 @@ Result<Condition> ParseCondition(const Reporter& r, const YAML::Node& node,
 
 Result<LabelMatcher> ParseMatcher(const Reporter& r, const YAML::Node& key_node,
                                   const YAML::Node& value_node) {
-  LabelMatcher m;
-  m.label = key_node.Scalar();
-  if (!IsIdentifier(m.label)) return r.Error(key_node, "bad label name \"" + m.label + "\"");
   if (!value_node.IsScalar()) {
-    return r.Error(value_node, "matcher for \"" + m.label + "\" must be a string");
+    return r.Error(value_node, "matcher for \"" + key_node.Scalar() + "\" must be a string");
   }
-  std::string v = value_node.Scalar();
-  if (v.starts_with("=~")) {
-    m.op = LabelMatcher::Op::kRegex;
-    m.value = v.substr(2);
-  } else if (v.starts_with("re:")) {
-    m.op = LabelMatcher::Op::kRegex;
-    m.value = v.substr(3);
-  } else if (v.starts_with("!~")) {
-    m.op = LabelMatcher::Op::kNotRegex;
-    m.value = v.substr(2);
-  } else if (v.starts_with("!=")) {
-    m.op = LabelMatcher::Op::kNotEqual;
-    m.value = v.substr(2);
-  } else if (v.starts_with("=")) {
-    m.value = v.substr(1);
-  } else {
-    m.value = v;
-  }
-  if (m.op == LabelMatcher::Op::kRegex || m.op == LabelMatcher::Op::kNotRegex) {
-    RE2::Options opts;
-    opts.set_log_errors(false);
-    auto re = std::make_shared<RE2>("^(?:" + m.value + ")$", opts);
-    if (!re->ok()) {
-      return r.Error(value_node, "matcher for \"" + m.label + "\": bad regex \"" + m.value +
-                                     "\": " + re->error());
-    }
-    m.re = std::move(re);
-  }
+  auto m = MakeLabelMatcher(key_node.Scalar(), value_node.Scalar());
+  if (!m.ok()) return r.Error(m.status().message().starts_with("bad label") ? key_node : value_node,
+                              m.status().message());
   return m;
 }
 
@@ -293,10 +266,25 @@ Result<AlertRule> ParseRule(const Reporter& r, const YAML::Node& node, const std
   if (window->count() <= 0) return r.Error(node["window"], "\"window\" must be positive");
   rule.window = *window;
 
-  if (node["for"]) {
-    auto f = GetDuration(r, node["for"], "for");
-    if (!f.ok()) return f.status();
-    rule.for_duration = *f;
+  if (const YAML::Node& f = node["for"]) {
+    if (f.IsMap()) {  // per severity: {warning: 5m, critical: 1m}
+      LOGSHIP_RETURN_IF_ERROR(CheckKeys(r, f, {"warning", "critical"}, "for"));
+      for (const char* sev : {"warning", "critical"}) {
+        if (!f[sev]) continue;
+        auto d = GetDuration(r, f[sev], std::string("for.") + sev);
+        if (!d.ok()) return d.status();
+        (std::string(sev) == "warning" ? rule.for_duration : rule.critical_for) = *d;
+      }
+    } else {
+      auto d = GetDuration(r, f, "for");
+      if (!d.ok()) return d.status();
+      rule.for_duration = rule.critical_for = *d;
+    }
+  }
+  if (const YAML::Node& k = node["keep_firing_for"]) {
+    auto d = GetDuration(r, k, "keep_firing_for");
+    if (!d.ok()) return d.status();
+    rule.keep_firing_for = *d;
   }
 
   if (const YAML::Node& match = node["match"]) {
@@ -318,6 +306,47 @@ Result<AlertRule> ParseRule(const Reporter& r, const YAML::Node& node, const std
     }
     std::sort(rule.by.begin(), rule.by.end());
     rule.by.erase(std::unique(rule.by.begin(), rule.by.end()), rule.by.end());
+  }
+
+  if (const YAML::Node& c = node["counter"]) {
+    if (!IsCounterFunction(rule.function)) {
+      return r.Error(c, "\"counter\" applies to function rate or increase only");
+    }
+    if (!c.IsScalar() || (c.Scalar() != "auto" && c.Scalar() != "delta" && c.Scalar() != "cumulative")) {
+      return r.Error(c, "\"counter\" must be one of auto, delta, cumulative");
+    }
+    rule.counter = c.Scalar() == "delta"        ? CounterKind::kDelta
+                   : c.Scalar() == "cumulative" ? CounterKind::kCumulative
+                                                : CounterKind::kAuto;
+  }
+  if (const YAML::Node& d = node["divide_by"]) {
+    LOGSHIP_RETURN_IF_ERROR(CheckKeys(r, d, {"match", "min_value"}, "divide_by"));
+    RuleDivisor div;
+    if (const YAML::Node& match = d["match"]) {
+      if (!match.IsMap()) return r.Error(match, "\"divide_by.match\" must be a mapping of label: matcher ({} for all series)");
+      for (auto it = match.begin(); it != match.end(); ++it) {
+        auto m = ParseMatcher(r, it->first, it->second);
+        if (!m.ok()) return m.status();
+        div.matchers.push_back(std::move(*m));
+      }
+    } else {
+      return r.Error(d, "\"divide_by\": missing required key \"match\" ({} for all series of the metric)");
+    }
+    if (const YAML::Node& mv = d["min_value"]) {
+      auto v = GetNumber(r, mv, "divide_by.min_value");
+      if (!v.ok()) return v.status();
+      if (*v < 0) return r.Error(mv, "\"divide_by.min_value\" must be >= 0");
+      div.min_value = *v;
+    }
+    rule.divide_by = std::move(div);
+  }
+  if (const YAML::Node& ms = node["min_samples"]) {
+    auto v = GetNumber(r, ms, "min_samples");
+    if (!v.ok()) return v.status();
+    if (*v < 0 || *v > 1e9 || *v != static_cast<double>(static_cast<int64_t>(*v))) {
+      return r.Error(ms, "\"min_samples\" must be a whole number from 0 to 1e9, got " + ms.Scalar());
+    }
+    rule.min_samples = static_cast<size_t>(*v);
   }
 
   for (const char* sev : {"warning", "critical"}) {
@@ -390,6 +419,41 @@ Result<std::vector<std::string>> ExpandPath(const std::string& path) {
 
 }  // namespace
 
+Result<LabelMatcher> MakeLabelMatcher(const std::string& label, const std::string& text) {
+  LabelMatcher m;
+  m.label = label;
+  if (!IsIdentifier(m.label)) return Status::InvalidArgument("bad label name \"" + m.label + "\"");
+  const std::string& v = text;
+  if (v.starts_with("=~")) {
+    m.op = LabelMatcher::Op::kRegex;
+    m.value = v.substr(2);
+  } else if (v.starts_with("re:")) {
+    m.op = LabelMatcher::Op::kRegex;
+    m.value = v.substr(3);
+  } else if (v.starts_with("!~")) {
+    m.op = LabelMatcher::Op::kNotRegex;
+    m.value = v.substr(2);
+  } else if (v.starts_with("!=")) {
+    m.op = LabelMatcher::Op::kNotEqual;
+    m.value = v.substr(2);
+  } else if (v.starts_with("=")) {
+    m.value = v.substr(1);
+  } else {
+    m.value = v;
+  }
+  if (m.op == LabelMatcher::Op::kRegex || m.op == LabelMatcher::Op::kNotRegex) {
+    RE2::Options opts;
+    opts.set_log_errors(false);
+    auto re = std::make_shared<RE2>("^(?:" + m.value + ")$", opts);
+    if (!re->ok()) {
+      return Status::InvalidArgument("matcher for \"" + m.label + "\": bad regex \"" + m.value +
+                                     "\": " + re->error());
+    }
+    m.re = std::move(re);
+  }
+  return m;
+}
+
 const char* RuleFunctionName(RuleFunction f) {
   switch (f) {
     case RuleFunction::kRate: return "rate";
@@ -398,6 +462,15 @@ const char* RuleFunctionName(RuleFunction f) {
     case RuleFunction::kMax: return "max";
     case RuleFunction::kMin: return "min";
     case RuleFunction::kLast: return "last";
+  }
+  return "?";
+}
+
+const char* CounterKindName(CounterKind k) {
+  switch (k) {
+    case CounterKind::kAuto: return "auto";
+    case CounterKind::kDelta: return "delta";
+    case CounterKind::kCumulative: return "cumulative";
   }
   return "?";
 }

@@ -34,10 +34,14 @@ struct LabelMatcher {
   bool Matches(const Labels& labels) const;
 };
 
+// Builds a matcher from its YAML text form (above), e.g. ("status", "=~5.."). InvalidArgument
+// for a bad label name or regex.
+Result<LabelMatcher> MakeLabelMatcher(const std::string& label, const std::string& text);
+
 // How a rule turns the points in its window into one value per group.
 enum class RuleFunction {
-  kRate,      // delta counters: sum of deltas in the window / window seconds
-  kIncrease,  // delta counters: sum of deltas in the window
+  kRate,      // counters: events per second over the window (delta or cumulative, below)
+  kIncrease,  // counters: events in the window
   kAvg,       // gauges: mean of every point in the window (pooled over the group's series)
   kMax,       // gauges: largest point
   kMin,       // gauges: smallest point
@@ -47,6 +51,23 @@ const char* RuleFunctionName(RuleFunction f);
 inline bool IsCounterFunction(RuleFunction f) {
   return f == RuleFunction::kRate || f == RuleFunction::kIncrease;
 }
+
+// How rate/increase read a counter's samples (docs/alerting.md, "Counters").
+enum class CounterKind {
+  kAuto,        // cumulative when the metric came from a scrape typed as a counter, else delta
+  kDelta,       // each sample is the count of its 10 s bucket (parsers' derived counters)
+  kCumulative,  // each sample is a running total; a decrease is a reset (Prometheus)
+};
+const char* CounterKindName(CounterKind k);
+
+// `divide_by`: the rule's value is the function over its selected series divided by the
+// same function over these series (same metric, same window, same `by` groups), e.g.
+// busy CPU seconds / all CPU seconds, or 5xx requests / all requests.
+struct RuleDivisor {
+  std::vector<LabelMatcher> matchers;
+  // Low-volume guard: a group whose divisor value is below this has no value.
+  double min_value = 0;
+};
 
 enum class Severity { kWarning = 1, kCritical = 2 };
 const char* SeverityName(Severity s);  // "warning", "critical"
@@ -78,7 +99,18 @@ struct AlertRule {
   std::vector<std::string> by;  // group-by labels, sorted; empty = one group
   std::optional<Condition> warning;
   std::optional<Condition> critical;
-  Millis for_duration{0};
+  // `for`: how long a severity's condition must hold before it is paged. `for: 30s` sets
+  // both; `for: {warning: 5m, critical: 1m}` sets each (a missing one is 0s).
+  Millis for_duration{0};   // the warning's `for`
+  Millis critical_for{0};   // the critical's `for`
+  // `keep_firing_for`: a firing alert resolves only once no condition held for this long
+  // (Prometheus semantics); also delays a CRITICAL -> WARNING downgrade.
+  Millis keep_firing_for{0};
+  CounterKind counter = CounterKind::kAuto;  // rate/increase only
+  std::optional<RuleDivisor> divide_by;
+  // Sparse-series guard: a group has no value unless its series hold at least this many
+  // points in the window (pooled; cumulative counters: points of the series with a rate).
+  size_t min_samples = 0;
   Labels labels;  // extra labels added to pages, sorted
   std::vector<std::pair<std::string, std::string>> annotations;  // templates, sorted by key
   Millis interval{10000};  // evaluation step (the group's interval)

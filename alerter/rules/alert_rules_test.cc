@@ -150,8 +150,8 @@ TEST(LoadAlertRulesTest, ShippedDefaultRulesLoad) {
   std::string dir = std::string(src ? src : ".") + "/rules/alerts";
   auto set = LoadAlertRules({dir});
   ASSERT_TRUE(set.ok()) << set.status().ToString();
-  ASSERT_EQ((*set)->rules.size(), 3u);
-  EXPECT_EQ((*set)->max_window, milliseconds(60000));
+  ASSERT_EQ((*set)->rules.size(), 5u);
+  EXPECT_EQ((*set)->max_window, milliseconds(120000));  // NodeCpuHigh
   const AlertRule& cpu = (*set)->rules[0];
   EXPECT_EQ(cpu.alert, "HostCpuHigh");
   EXPECT_EQ(cpu.function, RuleFunction::kAvg);
@@ -170,6 +170,19 @@ TEST(LoadAlertRulesTest, ShippedDefaultRulesLoad) {
   EXPECT_TRUE(errors.Selects(s));
   s.labels = {{"host", "a"}, {"status", "200"}};
   EXPECT_FALSE(errors.Selects(s));
+  const AlertRule& node = (*set)->rules[3];
+  EXPECT_EQ(node.alert, "NodeCpuHigh");
+  EXPECT_EQ(node.counter, CounterKind::kAuto);  // cumulative: node_exporter types it a counter
+  ASSERT_TRUE(node.divide_by.has_value());
+  EXPECT_TRUE(node.divide_by->matchers.empty());  // busy modes / all modes
+  s.name = "node_cpu_seconds_total";
+  for (const char* mode : {"idle", "iowait", "steal"}) {
+    s.labels = {{"cpu", "0"}, {"mode", mode}};
+    EXPECT_FALSE(node.Selects(s)) << mode;
+  }
+  s.labels = {{"cpu", "0"}, {"mode", "softirq"}};
+  EXPECT_TRUE(node.Selects(s));
+  EXPECT_EQ((*set)->rules[4].metric, "up");
   EXPECT_FALSE(LoadAlertRules({dir + "/missing.yaml"}).ok());
 }
 

@@ -4,7 +4,8 @@
 
 namespace logship {
 
-AlerterWorker::AlerterWorker(alerter::Alerter* alerter, SampleConsumer* input) : alerter_(alerter), input_(input) {}
+AlerterWorker::AlerterWorker(alerter::Alerter* alerter, SampleConsumer* input, alerter::Scraper* scraper)
+    : alerter_(alerter), input_(input), scraper_(scraper) {}
 
 AlerterWorker::~AlerterWorker() { Stop(); }
 
@@ -32,12 +33,24 @@ std::vector<alerter::PageRecord> AlerterWorker::pages() const {
 void AlerterWorker::Loop() {
   Millis backoff(100);
   std::vector<Sample> samples;
+  alerter::ScrapedSamples scraped;
+  // Scraped samples are ingested whether or not the queue answers.
+  auto ingest_scraped = [&] {
+    if (scraper_ == nullptr) return;
+    scraped.clear();
+    scraper_->TakeSamples(&scraped);
+    if (scraped.samples.empty()) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    alerter_->Ingest(scraped.samples, scraped.cumulative);
+    alerter_->Evaluate();
+  };
   for (;;) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (stopping_) break;
     }
     auto polled = input_->Poll(10000, Millis(200));
+    ingest_scraped();
     if (!polled.ok()) {
       spdlog::warn("alerter: reading samples failed ({}); retrying in {} ms", polled.status().ToString(),
                    backoff.count());
@@ -48,7 +61,7 @@ void AlerterWorker::Loop() {
     }
     backoff = Millis(100);
     if (polled->empty()) {
-      idle_.store(true);
+      idle_.store(true);  // the queue's samples are all handled (scrapes never end)
       continue;
     }
     idle_.store(false);

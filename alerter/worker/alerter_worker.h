@@ -1,5 +1,6 @@
-// AlerterWorker: the alerter daemon's loop. Takes metric samples from the queue, feeds
-// them to the Alerter, evaluates, and acknowledges the samples once they are ingested.
+// AlerterWorker: the alerter daemon's loop. Takes metric samples from the queue (and from
+// the scrape targets, when a Scraper is given), feeds them to the Alerter, evaluates, and
+// acknowledges the queue's samples once they are ingested.
 //
 // Lifecycle: construct (no I/O) -> Start -> Stop.
 #pragma once
@@ -11,14 +12,16 @@
 #include <thread>
 
 #include "alerter/alerter.h"
+#include "alerter/scrape/scraper.h"
 #include "logship/queue.h"
 
 namespace logship {
 
 class AlerterWorker {
  public:
-  // `alerter` and `input` must outlive the worker.
-  AlerterWorker(alerter::Alerter* alerter, SampleConsumer* input);
+  // `alerter`, `input` and `scraper` (optional) must outlive the worker. Scraped samples
+  // are taken after each poll of the queue (at most every 200 ms).
+  AlerterWorker(alerter::Alerter* alerter, SampleConsumer* input, alerter::Scraper* scraper = nullptr);
   ~AlerterWorker();
 
   void Start();
@@ -34,6 +37,7 @@ class AlerterWorker {
 
   alerter::Alerter* alerter_;
   SampleConsumer* input_;
+  alerter::Scraper* scraper_;
   mutable std::mutex mu_;  // guards alerter_ calls
   std::condition_variable cv_;
   bool stopping_ = false;  // GUARDED_BY(mu_)

@@ -1,5 +1,6 @@
-// LogNotifier: appends one JSON line per page to a file (fsync'd before Notify returns)
-// and logs the page through spdlog. The embedded default pager of `logship run`.
+// LogNotifier (type: log): appends one JSON line per page (trigger, acknowledge, resolve) to
+// a file, fsync'd before Notify returns, and logs the page through spdlog. The embedded
+// default pager of `logship run`. Triggers are repeated until acknowledged like a webhook's.
 #pragma once
 
 #include <string>
@@ -16,6 +17,8 @@ class LogNotifier final : public Notifier {
                                                      const std::string& path);
   Status Notify(const Page& page) override;
   const std::string& name() const override { return name_; }
+  std::string type() const override { return "log"; }
+  NotifierTraits traits() const override { return {false, true, Millis(0)}; }
   const std::string& path() const { return path_; }
 
  private:

@@ -1,4 +1,4 @@
-#include "alerter/notify/log_notifier.h"
+#include "alerter/notify/log/log_notifier.h"
 
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
@@ -29,7 +29,7 @@ Status LogNotifier::Notify(const Page& page) {
                PageSummary(page));
   int fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
   if (fd < 0) {
-    CountNotifyError(name_, "io");
+    CountNotifyError(name_, "log", "io");
     return Status::IOError("notifier " + name_ + ": open " + path_ + ": " + strerror(errno));
   }
   size_t off = 0;
@@ -48,11 +48,11 @@ Status LogNotifier::Notify(const Page& page) {
   }
   ::close(fd);
   if (!st.ok()) {
-    CountNotifyError(name_, "io");
+    CountNotifyError(name_, "log", "io");
     spdlog::error("{}", st.ToString());
     return st;
   }
-  CountNotifySent(name_);
+  CountNotifySent(name_, "log");
   return st;
 }
 
