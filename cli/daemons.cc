@@ -11,6 +11,8 @@
 #include <iostream>
 
 #include "alerter/alerter.h"
+#include "alerter/alerter_service.h"
+#include "alerter/scrape/scraper.h"
 #include "alerter/worker/alerter_worker.h"
 #include "cli/signals.h"
 #include "core/log/log.h"
@@ -19,6 +21,7 @@
 #include "core/util/fs.h"
 #include "logship/metrics.h"
 #include "parser/rules/rule_set.h"
+#include "parser/sinks/sink_factory.h"
 #include "parser/sinks/sqlite/sqlite_sink.h"
 #include "parser/worker/parser_worker.h"
 #include "shipper/shipper.h"
@@ -85,7 +88,10 @@ std::optional<Config> Reload(const std::string& path, const char* daemon) {
 }
 
 Result<std::shared_ptr<const rules::RuleSet>> LoadRules(const Config& c) {
-  return rules::LoadRuleSet(c.parser.rule_files, c.parser.pattern_dirs);
+  rules::RuleOptions options;
+  options.naming = grok::PatternNamingFromName(c.parser.ecs_compatibility).value_or(grok::PatternNaming::kLegacy);
+  options.timezone = c.parser.timezone;
+  return rules::LoadRuleSet(c.parser.rule_files, c.parser.pattern_dirs, options);
 }
 
 template <class T>
@@ -137,7 +143,16 @@ int RunParser(const std::string& path) {
   if (!common) return 1;
   Config& c = common->config;
   auto rules = Must(LoadRules(c), "parser", "rules");
-  auto sink = Must(SqliteSink::Open(c.parser.sqlite), "parser", "sqlite");
+  auto sink = Must(MakeEventSink(c.parser), "parser", "sink");
+  // An empty write creates a remote sink's table: bad credentials or a rejected schema
+  // stop the daemon here with the store's reason; an unreachable store is retried later.
+  if (Status s = sink->Write({}); !s.ok()) {
+    if (!s.retryable()) {
+      spdlog::critical("parser: sink {}: {}", DescribeSink(c.parser), s.ToString());
+      return 1;
+    }
+    spdlog::warn("parser: sink {} not ready yet ({}); the parser retries", DescribeSink(c.parser), s.ToString());
+  }
   auto input = Must(MakeEventConsumer(c.queue, c.queue.group, c.parser.consumer), "parser", "queue");
   auto samples = Must(MakeSampleProducer(c.queue), "parser", "queue");
   ParserWorker worker(c.parser, rules, input.get(), sink.get(), samples.get());
@@ -168,12 +183,15 @@ int RunAlerter(const std::string& path) {
   auto common = Setup(path, "alerter");
   if (!common) return 1;
   Config& c = common->config;
-  auto engine = Must(alerter::Alerter::Create(c.alerter, c.data_dir), "alerter", "rules");
+  auto service = Must(alerter::AlerterService::Start(c), "alerter", "alerter");
+  alerter::Alerter* engine = service->alerter();
   auto input = Must(MakeSampleConsumer(c.queue, c.queue.alerter_group, c.alerter.consumer), "alerter", "queue");
-  AlerterWorker worker(engine.get(), input.get());
+  auto scraper = Must(alerter::Scraper::Create(c.alerter.scrape), "alerter", "scrape");
+  AlerterWorker worker(engine, input.get(), scraper.get());
   worker.Start();
-  spdlog::info("alerter: {} rules, consumer {} on {}", engine->rules().rules.size(), c.alerter.consumer,
-               c.queue.metrics_stream);
+  scraper->Start();
+  spdlog::info("alerter: {} rules, consumer {} on {}, {} scrape targets", engine->rules().rules.size(),
+               c.alerter.consumer, c.queue.metrics_stream, scraper->target_count());
   for (;;) {
     SignalEvent ev = WaitForSignal(Millis(500));
     if (ev == SignalEvent::kStop) break;
@@ -183,7 +201,9 @@ int RunAlerter(const std::string& path) {
       if (Reload(path, "alerter")) spdlog::warn("alerter: rule changes take effect after a restart");
     }
   }
+  scraper->Stop();
   worker.Stop();
+  service->Stop();  // delivers what the last evaluation queued
   auto st = worker.stats();
   spdlog::info("alerter: stopped; {} warning and {} critical pages, {} resolved", st.triggers_warning,
                st.triggers_critical, st.resolves);
@@ -195,24 +215,27 @@ int RunAll(const std::string& path, const RunOptions& options) {
   if (!common) return 1;
   Config& c = common->config;
   auto rules = Must(LoadRules(c), "run", "rules");
-  auto sink = Must(SqliteSink::Open(c.parser.sqlite), "run", "sqlite");
-  auto engine = Must(alerter::Alerter::Create(c.alerter, c.data_dir), "run", "alerter");
+  auto sink = Must(MakeEventSink(c.parser), "run", "sink");
+  auto service = Must(alerter::AlerterService::Start(c), "run", "alerter");
+  alerter::Alerter* engine = service->alerter();
 
   // Events: the shipper's Publish returns only after the parser's sink committed them, so
   // the file offsets are the buffer. Samples: enqueue and go.
   InProcessQueue<Event> events(InProcessQueueOptions{static_cast<size_t>(c.shipper.batch_max_events) * 2, true});
   InProcessQueue<Sample> samples(InProcessQueueOptions{100000, false});
 
-  AlerterWorker alerter_worker(engine.get(), &samples.consumer());
+  auto scraper = Must(alerter::Scraper::Create(c.alerter.scrape), "run", "scrape");
+  AlerterWorker alerter_worker(engine, &samples.consumer(), scraper.get());
   ParserWorker parser_worker(c.parser, rules, &events.consumer(), sink.get(), &samples.producer());
   Shipper shipper(c, &events.producer(), &samples.producer());
   alerter_worker.Start();
+  scraper->Start();
   parser_worker.Start();
   if (Status s = shipper.Start(); !s.ok()) {
     spdlog::critical("run: {}", s.ToString());
     return 1;
   }
-  spdlog::info("run: pipeline started ({} file inputs, store {})", c.shipper.files.size(), c.parser.sqlite.dir);
+  spdlog::info("run: pipeline started ({} file inputs, store {})", c.shipper.files.size(), DescribeSink(c.parser));
   int64_t idle_since_ms = -1;
   for (;;) {
     SignalEvent ev = WaitForSignal(Millis(250));
@@ -254,7 +277,9 @@ int RunAll(const std::string& path, const RunOptions& options) {
   parser_worker.Stop();
   events.Close();
   for (int i = 0; i < 20 && samples.queued() > 0; ++i) std::this_thread::sleep_for(Millis(50));
+  scraper->Stop();
   alerter_worker.Stop();
+  service->Stop();  // delivers what the last evaluation queued
   samples.Close();
 
   if (options.print_summary) {
@@ -265,8 +290,10 @@ int RunAll(const std::string& path, const RunOptions& options) {
     std::printf("  events read and delivered   %llu\n", static_cast<unsigned long long>(ss.events_sent));
     std::printf("  events parsed               %llu\n", static_cast<unsigned long long>(ps.parsed));
     std::printf("  events kept raw (no match)  %llu\n", static_cast<unsigned long long>(ps.unparsed));
-    std::printf("  events indexed (new rows)   %llu\n", static_cast<unsigned long long>(sink->inserted_total()));
-    std::printf("  store                       %s\n", c.parser.sqlite.dir.c_str());
+    if (const auto* sqlite = dynamic_cast<const SqliteSink*>(sink.get())) {
+      std::printf("  events indexed (new rows)   %llu\n", static_cast<unsigned long long>(sqlite->inserted_total()));
+    }
+    std::printf("  store                       %s\n", DescribeSink(c.parser).c_str());
     std::printf("  pages                       %llu warning, %llu critical, %llu escalated, %llu resolved\n",
                 static_cast<unsigned long long>(as.triggers_warning),
                 static_cast<unsigned long long>(as.triggers_critical),

@@ -3,8 +3,10 @@
 
 #include <iostream>
 
+#include "cli/alerts.h"
 #include "cli/backtest.h"
 #include "cli/daemons.h"
+#include "cli/rules_cmd.h"
 #include "cli/search.h"
 #include "cli/signals.h"
 #include "core/config/schema.h"
@@ -30,6 +32,8 @@ int main(int argc, char** argv) {
   run->add_option("--exit-when-idle", idle_text,
                   "Exit once everything was read, indexed and evaluated and stayed idle this long (e.g. 3s)");
   logship::cli::AddSearchCommand(app);
+  logship::cli::AddRulesCommand(app);   // logship rules test
+  logship::cli::AddAlertsCommand(app);  // logship alerts list|ack|silence|silences|expire
 
   CLI::App* config = app.add_subcommand("config", "Check a config file or print the reference");
   config->require_subcommand(1);
@@ -67,5 +71,5 @@ int main(int argc, char** argv) {
     std::cout << logship::ConfigReference();
     return 0;
   }
-  return 0;  // search ran in its callback
+  return 0;  // search, alerts and rules ran in their callbacks
 }

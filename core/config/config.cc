@@ -3,6 +3,9 @@
 
 #include <unistd.h>
 
+#include <cctype>
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +19,92 @@ namespace {
 
 namespace fs = std::filesystem;
 using config::Schema;
+
+// `label: matcher` pairs (the alert-rule matcher syntax: "x", "=x", "!=x", "=~re", "!~re");
+// regexes must compile with RE2.
+Status ReadMatchers(const YAML::Node& n, const config::Context& c,
+                    std::vector<std::pair<std::string, std::string>>* out) {
+  out->clear();
+  if (!n || n.IsNull()) return Status::Ok();
+  if (!n.IsMap()) return config::ErrorAt(n, c, "expected a map of label: matcher");
+  for (auto it = n.begin(); it != n.end(); ++it) {
+    std::string label = it->first.Scalar(), value;
+    LOGSHIP_RETURN_IF_ERROR(config::ReadString(it->second, c.Child(label), &value));
+    if (label.empty() || !std::all_of(label.begin(), label.end(), [](char ch) {
+          return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_';
+        })) {
+      return config::ErrorAt(it->first, c, "bad label name \"" + label + "\"");
+    }
+    std::string re;
+    if (value.rfind("=~", 0) == 0 || value.rfind("!~", 0) == 0) re = value.substr(2);
+    if (value.rfind("re:", 0) == 0) re = value.substr(3);
+    if (!re.empty()) {
+      RE2 compiled(re, RE2::Quiet);
+      if (!compiled.ok()) {
+        return config::ErrorAt(it->second, c.Child(label), "invalid RE2 regular expression \"" + re + "\": " +
+                                                              compiled.error());
+      }
+    }
+    out->emplace_back(label, value);
+  }
+  return Status::Ok();
+}
+
+// A route node and its children (recursive, at most 16 deep).
+Status ReadRoute(const YAML::Node& n, const config::Context& c, RouteConfig* out, int depth) {
+  if (depth > 16) return config::ErrorAt(n, c, "routes nested more than 16 deep");
+  if (!n || n.IsNull()) return Status::Ok();
+  if (!n.IsMap()) return config::ErrorAt(n, c, "expected a route (a map)");
+  for (auto it = n.begin(); it != n.end(); ++it) {
+    const std::string key = it->first.Scalar();
+    const YAML::Node& v = it->second;
+    const config::Context kc = c.Child(key);
+    if (key == "match") {
+      LOGSHIP_RETURN_IF_ERROR(ReadMatchers(v, kc, &out->match));
+    } else if (key == "receivers") {
+      LOGSHIP_RETURN_IF_ERROR(config::ReadStringList(v, kc, &out->receivers));
+    } else if (key == "receiver") {
+      std::string r;
+      LOGSHIP_RETURN_IF_ERROR(config::ReadString(v, kc, &r));
+      out->receivers = {r};
+    } else if (key == "continue") {
+      std::string b;
+      LOGSHIP_RETURN_IF_ERROR(config::ReadString(v, kc, &b));
+      if (b != "true" && b != "false") return config::ErrorAt(v, kc, "expected true or false");
+      out->continue_matching = b == "true";
+    } else if (key == "repeat_interval" || key == "escalate_after") {
+      Millis d;
+      LOGSHIP_RETURN_IF_ERROR(config::ReadDuration(v, kc, &d));
+      (key == "repeat_interval" ? out->repeat_interval : out->escalate_after) = d;
+    } else if (key == "routes") {
+      if (!v.IsSequence()) return config::ErrorAt(v, kc, "expected a list of routes");
+      out->routes.clear();
+      for (size_t i = 0; i < v.size(); ++i) {
+        RouteConfig child;
+        LOGSHIP_RETURN_IF_ERROR(ReadRoute(v[i], kc.Index(i), &child, depth + 1));
+        out->routes.push_back(std::move(child));
+      }
+    } else {
+      return config::ErrorAt(it->first, c,
+                             "unknown key \"" + key +
+                                 "\"; expected one of: match, receivers, receiver, continue, repeat_interval, "
+                                 "escalate_after, routes");
+    }
+  }
+  return Status::Ok();
+}
+
+Status CheckRouteReceivers(const RouteConfig& r, const std::vector<NotifierConfig>& notify, const std::string& key) {
+  for (const auto& name : r.receivers) {
+    bool found = false;
+    for (const auto& n : notify) found = found || n.name == name;
+    if (!found) return Status::InvalidArgument(key + ": unknown receiver \"" + name + "\" (not in alerter.notify)");
+  }
+  for (size_t i = 0; i < r.routes.size(); ++i) {
+    LOGSHIP_RETURN_IF_ERROR(CheckRouteReceivers(r.routes[i], notify, key + ".routes[" + std::to_string(i) + "]"));
+  }
+  return Status::Ok();
+}
 
 const Schema<Config>& ConfigSchema() {
   static const Schema<Config> schema = [] {
@@ -35,7 +124,33 @@ const Schema<Config>& ConfigSchema() {
         .String("user", &RedisConfig::user, "ACL user name (empty: the default user).")
         .SecretRef("password", &RedisConfig::password, "Password for AUTH.")
         .Integer("db", &RedisConfig::db, "Database number (SELECT).", 0, 15)
-        .Duration("timeout", &RedisConfig::timeout, "Connect and command timeout.", Millis(10));
+        .Duration("timeout", &RedisConfig::timeout, "Connect and command timeout.", Millis(10))
+        .Integer("events_per_entry", &RedisConfig::events_per_entry,
+                 "Producers: 1 writes one wire v1 entry per event; more packs up to this many events in one "
+                 "zlib-compressed v2 entry (docs/wire-format.md; parsers must be of this version or later).",
+                 1, 10'000)
+        .Duration("claim_idle", &RedisConfig::claim_idle,
+                  "Consumers: pending entries idle this long on another (dead) consumer are claimed with "
+                  "XAUTOCLAIM; 0 disables claiming. Keep it above the longest time a live parser holds a batch.",
+                  Millis(0))
+        .Duration("claim_interval", &RedisConfig::claim_interval, "Consumers: how often idle entries are claimed.",
+                  Millis(10))
+        .Integer("max_deliveries", &RedisConfig::max_deliveries,
+                 "Consumers: an entry delivered more often than this without acknowledgement is moved to the "
+                 "dead-letter stream; 0 never dead-letters.",
+                 0, 1'000'000)
+        .String("dead_letter_stream", &RedisConfig::dead_letter_stream,
+                "Consumers: dead-letter stream (default \"<stream>:dead\").")
+        .Duration("consumer_expiry", &RedisConfig::consumer_expiry,
+                  "Consumers: other consumers idle this long with nothing pending are removed from the group "
+                  "(XGROUP DELCONSUMER); 0 never removes them.",
+                  Millis(0))
+        .StringList("import_lists", &RedisConfig::import_lists,
+                    "Parsers: Redis lists filled by rsyslog's omhiredis (mode \"queue\"); their items are moved "
+                    "into the events stream as plain-text entries.")
+        .String("import_push", &RedisConfig::import_push,
+                "How omhiredis pushes onto import_lists (lpush, its default, or rpush with userpush=\"on\").",
+                {"lpush", "rpush"});
 
     Schema<KafkaConfig> kafka;
     kafka.String("brokers", &KafkaConfig::brokers, "Bootstrap servers, host:port[,host:port...].")
@@ -168,10 +283,109 @@ const Schema<Config>& ConfigSchema() {
     sqlite.String("dir", &SqliteSinkConfig::dir, "Directory of the daily SQLite files (default <data_dir>/events).")
         .Integer("retention_days", &SqliteSinkConfig::retention_days, "Days of events kept.", 1, 36500);
 
+    // ClickHouse and Elasticsearch sinks (docs/sinks.md).
+    auto http_url_check = [](const std::string& url) -> std::string {
+      return url.starts_with("http://") || url.starts_with("https://")
+                 ? ""
+                 : "url \"" + url + "\" must start with http:// or https://";
+    };
+    auto identifier_check = [](const std::string& what, const std::string& name) -> std::string {
+      bool ok = !name.empty() && !std::isdigit(static_cast<unsigned char>(name[0]));
+      for (char ch : name) ok = ok && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '_');
+      return ok ? "" : what + " \"" + name + "\" must be letters, digits and _ (not starting with a digit)";
+    };
+    Schema<ClickHouseSinkConfig> clickhouse;
+    clickhouse.String("url", &ClickHouseSinkConfig::url, "HTTP interface URL; https:// for TLS.")
+        .String("database", &ClickHouseSinkConfig::database, "Database (created when missing).")
+        .String("table", &ClickHouseSinkConfig::table,
+                "Table (created when missing: ReplacingMergeTree on (host, id), partitioned by day).")
+        .String("user", &ClickHouseSinkConfig::user, "User name (HTTP basic auth).")
+        .SecretRef("password", &ClickHouseSinkConfig::password, "Password of user.")
+        .Integer("retention_days", &ClickHouseSinkConfig::retention_days,
+                 "Day partitions older than this are dropped (ALTER TABLE DROP PARTITION); 0 keeps all.", 0, 36500)
+        .Size("batch_max_bytes", &ClickHouseSinkConfig::batch_max_bytes,
+              "Most bytes of one INSERT body; a larger write is split into several INSERTs.", 4096, 1ULL << 30)
+        .Duration("flush_interval", &ClickHouseSinkConfig::flush_interval,
+                  "The parser gathers events this long (or until parser.batch_max_events) before an INSERT; "
+                  "ClickHouse prefers about one INSERT a second.",
+                  Millis(0))
+        .Duration("timeout", &ClickHouseSinkConfig::timeout, "Timeout of one HTTP request.", Millis(100))
+        .Bool("compress", &ClickHouseSinkConfig::compress, "gzip the INSERT bodies (Content-Encoding: gzip).")
+        .String("ca_file", &ClickHouseSinkConfig::ca_file, "PEM CA bundle for https (default: the system store).")
+        .Bool("verify_tls", &ClickHouseSinkConfig::verify_tls, "Verify the server's TLS certificate and name.")
+        .Check([=](const ClickHouseSinkConfig& c) {
+          std::string err = http_url_check(c.url);
+          if (err.empty()) err = identifier_check("database", c.database);
+          if (err.empty()) err = identifier_check("table", c.table);
+          return err;
+        });
+
+    Schema<ElasticsearchSinkConfig> elasticsearch;
+    elasticsearch.String("url", &ElasticsearchSinkConfig::url, "Cluster URL; https:// for TLS.")
+        .String("index", &ElasticsearchSinkConfig::index,
+                "Index name; %Y %m %d %H are replaced from the event's UTC time (%% is a %).")
+        .String("user", &ElasticsearchSinkConfig::user, "Basic auth user (with password).")
+        .SecretRef("password", &ElasticsearchSinkConfig::password, "Basic auth password.")
+        .SecretRef("api_key", &ElasticsearchSinkConfig::api_key,
+                   "API key, sent as \"Authorization: ApiKey <value>\" (the base64 \"encoded\" form).")
+        .Size("batch_max_bytes", &ElasticsearchSinkConfig::batch_max_bytes,
+              "Most bytes of one _bulk body; a larger write is split into several requests.", 4096, 1ULL << 30)
+        .Duration("flush_interval", &ElasticsearchSinkConfig::flush_interval,
+                  "The parser gathers events this long (or until parser.batch_max_events) before a _bulk request.",
+                  Millis(0))
+        .Duration("timeout", &ElasticsearchSinkConfig::timeout, "Timeout of one HTTP request.", Millis(100))
+        .Integer("max_retries", &ElasticsearchSinkConfig::max_retries,
+                 "Retries of 429/5xx items (or whole requests) within one write, with exponential backoff; "
+                 "then the parser retries the batch.",
+                 0, 100)
+        .Duration("retry_backoff", &ElasticsearchSinkConfig::retry_backoff,
+                  "First retry delay; doubled on each retry (at most 10s).", Millis(1))
+        .String("dead_letter_path", &ElasticsearchSinkConfig::dead_letter_path,
+                "JSON lines file for events rejected with a 4xx other than 409/429 "
+                "(default <data_dir>/elasticsearch-dead-letter.jsonl).")
+        .Size("dead_letter_max_bytes", &ElasticsearchSinkConfig::dead_letter_max_bytes,
+              "Largest size of the dead-letter file; rejected events beyond it are counted and logged, not written.",
+              4096, 1ULL << 40)
+        .String("ca_file", &ElasticsearchSinkConfig::ca_file, "PEM CA bundle for https (default: the system store).")
+        .Bool("verify_tls", &ElasticsearchSinkConfig::verify_tls, "Verify the server's TLS certificate and name.")
+        .Check([=](const ElasticsearchSinkConfig& c) -> std::string {
+          std::string err = http_url_check(c.url);
+          if (!err.empty()) return err;
+          if (c.index.empty()) return "index must not be empty";
+          for (size_t i = 0; i < c.index.size(); ++i) {
+            const char ch = c.index[i];
+            if (ch == '%') {  // %Y, %m, %d, %H, %%
+              ++i;
+              continue;
+            }
+            if (std::isupper(static_cast<unsigned char>(ch)) || std::string_view("\\/*?\"<>| ,#:").find(ch) !=
+                                                                     std::string_view::npos) {
+              return "index \"" + c.index + "\": Elasticsearch index names are lowercase, without \\ / * ? \" < > | "
+                     "space , # :";
+            }
+          }
+          if (!c.user.empty() && !c.api_key.origin.empty()) return "give user/password or api_key, not both";
+          return "";
+        });
+
     Schema<ParserConfig> parser;
-    parser.StringList("rules", &ParserConfig::rule_files, "Parse rule files (YAML).")
-        .StringList("patterns", &ParserConfig::pattern_dirs, "Grok pattern directories.")
+    parser.StringList("rules", &ParserConfig::rule_files,
+                      "Parse rule files (YAML), or directories of them (*.yaml, *.yml; docs/grok.md).")
+        .StringList("patterns", &ParserConfig::pattern_dirs,
+                    "Grok pattern directories; each may hold legacy/ and ecs-v1/ subdirectories (docs/grok.md).")
+        .String("ecs_compatibility", &ParserConfig::ecs_compatibility,
+                "Field names the pattern library gives, as Logstash's option: disabled (legacy: clientip, "
+                "response), v1 or v8 (ECS: source.address, http.response.status_code). A rule may override it.",
+                {"disabled", "v1", "v8"})
+        .String("timezone", &ParserConfig::timezone,
+                "Time zone of timestamps written without an offset (IANA name such as Europe/Berlin, UTC, or "
+                "+02:00). A rule's timestamp.timezone overrides it.")
+        .String("sink", &ParserConfig::sink, "Where parsed events are stored (docs/sinks.md).",
+                {"sqlite", "clickhouse", "elasticsearch"})
         .Section("sqlite", &ParserConfig::sqlite, sqlite, "Embedded SQLite store.")
+        .Section("clickhouse", &ParserConfig::clickhouse, clickhouse, "ClickHouse store (sink: clickhouse).")
+        .Section("elasticsearch", &ParserConfig::elasticsearch, elasticsearch,
+                 "Elasticsearch/OpenSearch store (sink: elasticsearch).")
         .Integer("batch_max_events", &ParserConfig::batch_max_events, "Most events per sink batch.", 1, 1'000'000)
         .Duration("batch_wait", &ParserConfig::batch_wait, "Longest wait for a batch to fill.", Millis(1))
         .Duration("metrics_flush", &ParserConfig::metrics_flush, "How often derived counters are published.",
@@ -180,18 +394,134 @@ const Schema<Config>& ConfigSchema() {
                                                      "stable across restarts so pending events are resumed.");
 
     Schema<NotifierConfig> notifier;
-    notifier.String("name", &NotifierConfig::name, "Name used in logs and routing.")
-        .String("type", &NotifierConfig::type, "Receiver kind.", {"webhook", "log"})
+    notifier.String("name", &NotifierConfig::name, "Name used in logs, metrics and routes (default <type>-<index>).")
+        .String("type", &NotifierConfig::type, "Receiver kind (docs/alerting.md).",
+                {"webhook", "log", "pagerduty", "alertmanager", "opsgenie", "slack"})
         .Required()
-        .String("url", &NotifierConfig::url, "webhook: URL the page is POSTed to.")
-        .SecretRef("token", &NotifierConfig::token, "webhook: bearer token / routing key.")
+        .String("url", &NotifierConfig::url,
+                "webhook: URL the page is POSTed to; pagerduty: Events API v2 endpoint (default "
+                "https://events.pagerduty.com/v2/enqueue); alertmanager: base URL, e.g. http://127.0.0.1:9093; "
+                "opsgenie: API base (default https://api.opsgenie.com); slack: incoming webhook URL.")
+        .SecretRef("url_secret", &NotifierConfig::url_secret,
+                   "The URL as a secret instead of `url` (Slack webhook URLs embed their token).")
+        .SecretRef("token", &NotifierConfig::token,
+                   "webhook: bearer token (also sent as routing_key); pagerduty: routing key; opsgenie: API key "
+                   "(GenieKey); alertmanager: optional bearer token.")
         .String("path", &NotifierConfig::path, "log: JSON lines file (default <data_dir>/pages.jsonl).")
-        .Duration("timeout", &NotifierConfig::timeout, "Request timeout.", Millis(10));
+        .Duration("timeout", &NotifierConfig::timeout, "Request timeout.", Millis(10))
+        .Integer("max_attempts", &NotifierConfig::max_attempts,
+                 "Attempts per delivery (429/5xx/network errors, with backoff honouring Retry-After); after "
+                 "them the page stays in the outbox and is retried later, never dropped.",
+                 1, 20)
+        .Duration("resend_interval", &NotifierConfig::resend_interval,
+                  "alertmanager: active alerts are re-sent this often (their endsAt is 4x this ahead).",
+                  Millis(100));
+
+    Schema<AlerterApiConfig> api;
+    api.String("listen", &AlerterApiConfig::listen,
+               "host:port of the alerter API (list, acknowledge, silence); empty disables it. Loopback by default.")
+        .SecretRef("token", &AlerterApiConfig::token,
+                   "Bearer token the API requires; unset: a random one is written to <data_dir>/alerter/api-token "
+                   "(mode 0600).")
+        .Bool("open_reads", &AlerterApiConfig::open_reads, "Allow GET calls without the token.");
+
+    Schema<FlapConfig> flap;
+    flap.Duration("window", &FlapConfig::window, "Flips (fire/resolve) are counted over this window.", Millis(1000))
+        .Integer("start", &FlapConfig::start, "Flips in the window at which a series starts flapping; 0 disables.",
+                 0, 1000)
+        .Integer("stop", &FlapConfig::stop, "Flips in the window at or below which flapping stops (< start).", 0,
+                 1000)
+        .Check([](const FlapConfig& f) -> std::string {
+          return f.start > 0 && f.stop >= f.start ? "flap.stop must be below flap.start (hysteresis)" : "";
+        });
+
+    Schema<InhibitRuleConfig> inhibit;
+    inhibit.Custom("source_match", "map of label: matcher", "Alerts that mute (e.g. {severity: critical}).",
+                   [](const YAML::Node& n, const config::Context& c, InhibitRuleConfig& r) {
+                     return ReadMatchers(n, c, &r.source_match);
+                   })
+        .Custom("target_match", "map of label: matcher", "Alerts that are muted (e.g. {severity: warning}).",
+                [](const YAML::Node& n, const config::Context& c, InhibitRuleConfig& r) {
+                  return ReadMatchers(n, c, &r.target_match);
+                })
+        .StringList("equal", &InhibitRuleConfig::equal, "Labels that must have the same value in both.")
+        .Bool("same_series", &InhibitRuleConfig::same_series,
+              "Both must also agree on every label but alertname and severity (the same series).");
+
+    Schema<ScrapeTargetConfig> scrape_target;
+    scrape_target.String("job", &ScrapeTargetConfig::job, "The `job` label of the target's samples.")
+        .Required()
+        .String("url", &ScrapeTargetConfig::url,
+                "http(s) URL of a Prometheus text-format page, e.g. http://127.0.0.1:9100/metrics; its host:port "
+                "is the `instance` label.")
+        .Required()
+        .Duration("interval", &ScrapeTargetConfig::interval, "How often the target is scraped.", Millis(1000))
+        .Duration("timeout", &ScrapeTargetConfig::timeout, "Longest scrape (at most interval).", Millis(10))
+        .Custom("labels", "map of string",
+                "Extra labels on the target's samples (target labels win over scraped ones, which are kept as "
+                "exported_<name>); `instance` here replaces the URL's host:port.",
+                [](const YAML::Node& n, const config::Context& c, ScrapeTargetConfig& t) -> Status {
+                  if (!n || n.IsNull()) return Status::Ok();
+                  if (!n.IsMap()) return config::ErrorAt(n, c, "expected a map of label: value");
+                  t.labels.clear();
+                  for (auto it = n.begin(); it != n.end(); ++it) {
+                    std::string key = it->first.Scalar(), value;
+                    static const RE2 kLabel("[A-Za-z_][A-Za-z0-9_]*");
+                    if (!RE2::FullMatch(key, kLabel) || key.starts_with("__") || key == "job") {
+                      return config::ErrorAt(it->first, c, "bad label name \"" + key +
+                                                               "\" (expected [A-Za-z_][A-Za-z0-9_]*, not job or __*)");
+                    }
+                    LOGSHIP_RETURN_IF_ERROR(config::ReadString(it->second, c.Child(key), &value));
+                    t.labels.emplace_back(key, value);
+                  }
+                  std::sort(t.labels.begin(), t.labels.end());
+                  return Status::Ok();
+                })
+        .SecretRef("bearer_token", &ScrapeTargetConfig::bearer_token, "Sent as `Authorization: Bearer <token>`.")
+        .String("ca_file", &ScrapeTargetConfig::ca_file, "PEM CA bundle for https (default: the system store).")
+        .String("cert_file", &ScrapeTargetConfig::cert_file, "Client certificate (PEM) for mutual TLS.")
+        .String("key_file", &ScrapeTargetConfig::key_file, "Key of cert_file (PEM).")
+        .Bool("tls_verify", &ScrapeTargetConfig::tls_verify,
+              "Verify the server's certificate and host name (false only for testing).")
+        .Size("max_body_bytes", &ScrapeTargetConfig::max_body_bytes,
+              "A longer page (after decompression) fails the scrape (errors kind body_too_large).", 1024,
+              1ull << 30)
+        .Integer("sample_limit", &ScrapeTargetConfig::sample_limit,
+                 "More samples than this fail the scrape (errors kind sample_limit); 0: no limit.", 0,
+                 1'000'000'000)
+        .Check([](const ScrapeTargetConfig& t) -> std::string {
+          if (!t.url.starts_with("http://") && !t.url.starts_with("https://")) {
+            return "url must start with http:// or https://, got \"" + t.url + "\"";
+          }
+          if (t.timeout > t.interval) return "timeout must be at most interval";
+          if (t.cert_file.empty() != t.key_file.empty()) return "give both cert_file and key_file, or neither";
+          return "";
+        });
 
     Schema<AlerterConfig> alerter;
     alerter.StringList("rules", &AlerterConfig::rule_files, "Alert rule files (YAML).")
-        .List("notify", &AlerterConfig::notify, notifier, "Where pages go.")
-        .String("consumer", &AlerterConfig::consumer, "Consumer name in the alerter group (default <host>-<pid>).");
+        .List("notify", &AlerterConfig::notify, notifier, "The receivers: where pages go.")
+        .String("consumer", &AlerterConfig::consumer, "Consumer name in the alerter group (default <host>-<pid>).")
+        .String("state_path", &AlerterConfig::state_path,
+                "SQLite file of alert states, incidents, the notification outbox, silences and acknowledgements "
+                "(default <data_dir>/alerter/state.db).")
+        .Custom("route", "route tree",
+                "Routing of pages to receivers by labels. Keys: match (label: matcher), receivers (names, in "
+                "escalation order), continue, repeat_interval, escalate_after, routes (child routes, same keys). "
+                "Default: every receiver, repeat_interval 4h, escalate_after 0s.",
+                [](const YAML::Node& n, const config::Context& c, AlerterConfig& a) {
+                  return ReadRoute(n, c, &a.route, 0);
+                })
+        .List("inhibit_rules", &AlerterConfig::inhibit_rules, inhibit,
+              "Inhibition; setting it replaces the default rule (a critical mutes the warning of the same "
+              "series: source_match {severity: critical}, target_match {severity: warning}, same_series true).")
+        .Section("api", &AlerterConfig::api, api, "The alerter API (docs/alerting.md, \"API\").")
+        .String("external_url", &AlerterConfig::external_url,
+                "Base URL of links in pages (generatorURL, client_url); default http://<api.listen>.")
+        .Section("flap", &AlerterConfig::flap, flap, "Flap detection (docs/alerting.md, \"Flapping\").")
+        .List("scrape", &AlerterConfig::scrape, scrape_target,
+              "Prometheus text-format endpoints (node_exporter, ...) scraped into the alert rules "
+              "(docs/alerting.md, \"Scrape targets\").");
 
     Schema<Config> root;
     root.String("host", &Config::host, "Host name stamped on events (default: the machine's hostname).")
@@ -227,14 +557,49 @@ Status Build(Config& c, const std::string& base_dir) {
   for (auto& p : c.parser.rule_files) p = Absolute(base_dir, p);
   for (auto& p : c.parser.pattern_dirs) p = Absolute(base_dir, p);
   c.parser.sqlite.dir = c.parser.sqlite.dir.empty() ? c.data_dir + "/events" : Absolute(base_dir, c.parser.sqlite.dir);
+  c.parser.clickhouse.ca_file = Absolute(base_dir, c.parser.clickhouse.ca_file);
+  c.parser.elasticsearch.ca_file = Absolute(base_dir, c.parser.elasticsearch.ca_file);
+  c.parser.elasticsearch.dead_letter_path = c.parser.elasticsearch.dead_letter_path.empty()
+                                                ? c.data_dir + "/elasticsearch-dead-letter.jsonl"
+                                                : Absolute(base_dir, c.parser.elasticsearch.dead_letter_path);
+  LOGSHIP_RETURN_IF_ERROR(ResolveSecret(c.parser.clickhouse.password, "parser.clickhouse.password"));
+  LOGSHIP_RETURN_IF_ERROR(ResolveSecret(c.parser.elasticsearch.password, "parser.elasticsearch.password"));
+  LOGSHIP_RETURN_IF_ERROR(ResolveSecret(c.parser.elasticsearch.api_key, "parser.elasticsearch.api_key"));
   for (auto& p : c.alerter.rule_files) p = Absolute(base_dir, p);
   for (size_t i = 0; i < c.alerter.notify.size(); ++i) {
     NotifierConfig& n = c.alerter.notify[i];
     std::string key = "alerter.notify[" + std::to_string(i) + "]";
     if (n.name.empty()) n.name = n.type + "-" + std::to_string(i);
-    if (n.type == "webhook" && n.url.empty()) return Status::InvalidArgument(key + ": a webhook needs url");
+    for (size_t j = 0; j < i; ++j) {
+      if (c.alerter.notify[j].name == n.name) return Status::InvalidArgument(key + ": receiver name \"" + n.name + "\" used twice");
+    }
+    if (!n.url.empty() && !n.url_secret.origin.empty()) return Status::InvalidArgument(key + ": give url or url_secret, not both");
+    bool has_url = !n.url.empty() || !n.url_secret.origin.empty();
+    if ((n.type == "webhook" || n.type == "alertmanager" || n.type == "slack") && !has_url) {
+      return Status::InvalidArgument(key + ": a " + n.type + " receiver needs url (or url_secret)");
+    }
+    if ((n.type == "pagerduty" || n.type == "opsgenie") && n.token.origin.empty()) {
+      return Status::InvalidArgument(key + ": a " + n.type + " receiver needs token (" +
+                                     (n.type == "pagerduty" ? "the routing key" : "the API key") + ")");
+    }
     if (n.type == "log") n.path = n.path.empty() ? c.data_dir + "/pages.jsonl" : Absolute(base_dir, n.path);
     LOGSHIP_RETURN_IF_ERROR(ResolveSecret(n.token, key + ".token"));
+    LOGSHIP_RETURN_IF_ERROR(ResolveSecret(n.url_secret, key + ".url_secret"));
+  }
+  if (c.alerter.state_path.empty()) c.alerter.state_path = c.data_dir + "/alerter/state.db";
+  c.alerter.state_path = Absolute(base_dir, c.alerter.state_path);
+  LOGSHIP_RETURN_IF_ERROR(CheckRouteReceivers(c.alerter.route, c.alerter.notify, "alerter.route"));
+  LOGSHIP_RETURN_IF_ERROR(ResolveSecret(c.alerter.api.token, "alerter.api.token"));
+  for (size_t i = 0; i < c.alerter.scrape.size(); ++i) {
+    ScrapeTargetConfig& t = c.alerter.scrape[i];
+    std::string key = "alerter.scrape[" + std::to_string(i) + "]";
+    for (std::string* f : {&t.ca_file, &t.cert_file, &t.key_file}) *f = Absolute(base_dir, *f);
+    for (size_t j = 0; j < i; ++j) {
+      if (c.alerter.scrape[j].job == t.job && c.alerter.scrape[j].url == t.url) {
+        return Status::InvalidArgument(key + ": job \"" + t.job + "\" scrapes " + t.url + " twice");
+      }
+    }
+    LOGSHIP_RETURN_IF_ERROR(ResolveSecret(t.bearer_token, key + ".bearer_token"));
   }
   LOGSHIP_RETURN_IF_ERROR(ResolveSecret(c.queue.redis.password, "queue.redis.password"));
   LOGSHIP_RETURN_IF_ERROR(ResolveSecret(c.queue.kafka.sasl_password, "queue.kafka.sasl_password"));

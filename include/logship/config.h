@@ -43,6 +43,23 @@ struct RedisConfig {
   Secret password;
   int db = 0;
   Millis timeout{5000};
+  // Redis Streams queue (docs/redis-streams.md). Producers: events per entry; 1 writes one
+  // wire v1 entry per event, more packs up to that many in one zlib-compressed v2 entry.
+  size_t events_per_entry = 1;
+  // Consumers: pending entries idle this long on another consumer are claimed
+  // (XAUTOCLAIM), checked every claim_interval; 0 disables claiming.
+  Millis claim_idle{60000};
+  Millis claim_interval{10000};
+  // An entry delivered more than this many times without acknowledgement goes to the
+  // dead-letter stream (default "<stream>:dead") instead; 0 never dead-letters.
+  int max_deliveries = 5;
+  std::string dead_letter_stream;
+  // Consumers idle this long with nothing pending are removed from the group; 0: never.
+  Millis consumer_expiry{24 * 3600 * 1000};
+  // Lists filled by rsyslog's omhiredis (mode "queue"), moved into the events stream by the
+  // parsers; import_push names the omhiredis push command (lpush default, rpush with userpush).
+  std::vector<std::string> import_lists;
+  std::string import_push = "lpush";
 };
 
 // Kafka connection and producer/consumer settings (docs/kafka.md). Topics are
@@ -138,29 +155,137 @@ struct SqliteSinkConfig {
   int retention_days = 7;
 };
 
+// ClickHouse over HTTP(S) (docs/sinks.md): JSONEachRow inserts into a ReplacingMergeTree
+// partitioned by day, created on first use.
+struct ClickHouseSinkConfig {
+  std::string url = "http://127.0.0.1:8123";  // http:// or https:// (TLS), optional path prefix
+  std::string database = "logship";           // created when missing
+  std::string table = "events";               // created when missing
+  std::string user = "default";
+  Secret password;
+  int retention_days = 30;              // day partitions older than this are dropped; 0 keeps all
+  uint64_t batch_max_bytes = 16 << 20;  // most bytes of one INSERT body (before gzip)
+  Millis flush_interval{1000};  // the parser gathers events this long before writing
+  Millis timeout{30000};        // per HTTP request
+  bool compress = true;         // gzip the INSERT bodies
+  std::string ca_file;          // PEM bundle for https; "" uses the system store
+  bool verify_tls = true;
+};
+
+// Elasticsearch / OpenSearch `_bulk` (docs/sinks.md).
+struct ElasticsearchSinkConfig {
+  std::string url = "http://127.0.0.1:9200";
+  std::string index = "logs-%Y.%m.%d";  // strftime-like on the event's UTC time: %Y %m %d %H %%
+  std::string user;                     // basic auth with password, when set
+  Secret password;
+  Secret api_key;  // sent as "Authorization: ApiKey <value>" (the "encoded" key)
+  uint64_t batch_max_bytes = 8 << 20;   // most bytes of one _bulk body
+  Millis flush_interval{1000};
+  Millis timeout{30000};
+  int max_retries = 5;         // retries of 429/5xx items and requests within one write
+  Millis retry_backoff{200};   // first retry delay, doubled each time (cap 10 s)
+  std::string dead_letter_path;  // default <data_dir>/elasticsearch-dead-letter.jsonl
+  uint64_t dead_letter_max_bytes = 100 << 20;
+  std::string ca_file;
+  bool verify_tls = true;
+};
+
 struct ParserConfig {
   std::vector<std::string> rule_files;    // YAML parse rules (rules/parse/*.yaml)
   std::vector<std::string> pattern_dirs;  // grok pattern libraries (rules/patterns)
+  std::string ecs_compatibility = "disabled";  // field names of the shipped patterns: disabled, v1, v8
+  std::string timezone = "UTC";           // zone of timestamps written without an offset
+  std::string sink = "sqlite";            // sqlite, clickhouse or elasticsearch
   SqliteSinkConfig sqlite;
+  ClickHouseSinkConfig clickhouse;
+  ElasticsearchSinkConfig elasticsearch;
   size_t batch_max_events = 5000;
   Millis batch_wait{200};
   Millis metrics_flush{2000};  // how often derived counters are published
   std::string consumer;        // consumer name in the group; default <host>-<pid>
 };
 
+// One receiver (alerter.notify[]): where pages go. docs/alerting.md describes each type.
 struct NotifierConfig {
   std::string name;
-  std::string type;  // webhook or log
-  std::string url;   // webhook
-  Secret token;      // webhook: sent as "Authorization: Bearer <token>" when set
+  std::string type;  // webhook, log, pagerduty, alertmanager, opsgenie, slack
+  // webhook: the URL; pagerduty: the Events API v2 endpoint; alertmanager: the base URL
+  // (http://am:9093); opsgenie: the API base; slack: the incoming webhook URL (or url_secret).
+  std::string url;
+  Secret url_secret;  // the URL as a secret (Slack webhook URLs embed their token)
+  // webhook: bearer token (also the routing_key); pagerduty: the routing (integration)
+  // key; opsgenie: the API key (GenieKey); alertmanager: optional bearer token.
+  Secret token;
   std::string path;  // log: JSON lines file; default <data_dir>/pages.jsonl
   Millis timeout{5000};
+  int max_attempts = 3;            // attempts per delivery (then the outbox retries later)
+  Millis resend_interval{60000};   // alertmanager: active alerts are re-sent this often
+};
+
+// A node of the route tree (like Alertmanager's). A page goes down the tree: the first
+// child whose `match` holds takes it (and its children are tried), unless that child has
+// `continue`, in which case the following siblings are tried too. When no child matches,
+// the node itself takes it. Unset durations and an empty receiver list are inherited.
+struct RouteConfig {
+  std::vector<std::pair<std::string, std::string>> match;  // label -> matcher ("x", "!=x", "=~re", "!~re")
+  std::vector<std::string> receivers;  // in escalation order when escalate_after > 0
+  bool continue_matching = false;      // `continue`
+  Millis repeat_interval{-1};  // -1: inherited; 0: never repeat
+  Millis escalate_after{-1};   // -1: inherited; 0: every receiver at once
+  std::vector<RouteConfig> routes;
+};
+
+// A firing alert matching `source_match` mutes alerts matching `target_match` that have
+// the same values of the `equal` labels (and, with same_series, of every label but
+// alertname and severity).
+struct InhibitRuleConfig {
+  std::vector<std::pair<std::string, std::string>> source_match;
+  std::vector<std::pair<std::string, std::string>> target_match;
+  std::vector<std::string> equal;
+  bool same_series = false;
+};
+
+struct AlerterApiConfig {
+  std::string listen = "127.0.0.1:9465";  // "" disables the API
+  // Bearer token; unset: a random one is generated into <data_dir>/alerter/api-token.
+  Secret token;
+  bool open_reads = false;  // GET calls without the token
+};
+
+struct FlapConfig {
+  Millis window{3'600'000};
+  int start = 6;  // flips in the window that start flapping; 0 disables
+  int stop = 2;   // flips in the window at or below which flapping stops
+};
+
+// A Prometheus text-format endpoint the alerter scrapes (alerter/scrape/, docs/alerting.md).
+struct ScrapeTargetConfig {
+  std::string job;  // the `job` label of every sample
+  std::string url;  // http(s)://host:port/metrics; its host:port is the `instance` label
+  Millis interval{15000};
+  Millis timeout{10000};  // at most `interval`
+  std::vector<std::pair<std::string, std::string>> labels;  // extra target labels
+  Secret bearer_token;    // sent as "Authorization: Bearer <token>" when set
+  std::string ca_file;    // PEM CA bundle; "" uses the system store
+  std::string cert_file;  // client certificate (PEM) for mutual TLS
+  std::string key_file;   // its key
+  bool tls_verify = true;  // verify the server's certificate and name
+  uint64_t max_body_bytes = 10u << 20;  // a longer body fails the scrape
+  uint64_t sample_limit = 0;            // more samples fail the scrape; 0: no limit
 };
 
 struct AlerterConfig {
   std::vector<std::string> rule_files;  // YAML alert rules (rules/alerts/*.yaml)
-  std::vector<NotifierConfig> notify;
+  std::vector<NotifierConfig> notify;   // the receivers
   std::string consumer;  // consumer name in the alerter group; default <host>-<pid>
+  std::string state_path;  // SQLite state; default <data_dir>/alerter/state.db
+  RouteConfig route;       // default: every receiver, repeat 4h, no escalation
+  std::vector<InhibitRuleConfig> inhibit_rules = {
+      InhibitRuleConfig{{{"severity", "critical"}}, {{"severity", "warning"}}, {}, true}};
+  AlerterApiConfig api;
+  std::string external_url;  // base of links in pages; default http://<api.listen>
+  FlapConfig flap;
+  std::vector<ScrapeTargetConfig> scrape;  // Prometheus endpoints scraped into the rules
 };
 
 struct Config {
