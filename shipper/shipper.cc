@@ -18,7 +18,7 @@
 
 namespace logship {
 
-// The shipper's metrics (docs/shipper-metrics.md, "File inputs and delivery"),
+// The shipper's metrics (docs/shipper.md, "Metrics"),
 // registered once per process. Families live in the process-wide registry; the
 // per-file series are owned by the probe and removed when their file is let go, so
 // their number is bounded by shipper.max_open_files.
@@ -57,6 +57,10 @@ class Shipper::Probe {
         held_bytes_(prometheus::BuildGauge().Name("logship_shipper_held_bytes")
                         .Help("Size of the held files: disk space kept in use by rotated or deleted files")
                         .Register(MetricsRegistry()).Add({})),
+        held_deleted_bytes_(prometheus::BuildGauge().Name("logship_shipper_held_deleted_bytes")
+                                .Help("Size of the held files that were deleted: disk space only the shipper's "
+                                      "descriptors keep in use (bounded by shipper.max_held_bytes)")
+                                .Register(MetricsRegistry()).Add({})),
         lag_(prometheus::BuildGauge().Name("logship_shipper_lag_bytes")
                  .Help("Bytes not yet acknowledged over all open files (size - acknowledged offset)")
                  .Register(MetricsRegistry()).Add({})),
@@ -100,6 +104,7 @@ class Shipper::Probe {
     waiting_.Set(static_cast<double>(ts.files_waiting));
     in_error_.Set(static_cast<double>(ts.files_in_error));
     held_bytes_.Set(static_cast<double>(ts.held_bytes));
+    held_deleted_bytes_.Set(static_cast<double>(ts.held_deleted_bytes));
     lag_.Set(static_cast<double>(ts.lag_bytes));
   }
 
@@ -140,6 +145,7 @@ class Shipper::Probe {
   prometheus::Counter& copies_;
   prometheus::Family<prometheus::Gauge>& files_;
   prometheus::Gauge& held_bytes_;
+  prometheus::Gauge& held_deleted_bytes_;
   prometheus::Gauge& lag_;
   prometheus::Family<prometheus::Gauge>& file_lag_;
   prometheus::Gauge& oldest_age_;
@@ -214,6 +220,7 @@ void Shipper::TailLoop() {
   FileTailerOptions options;
   options.max_open_files = config_.shipper.max_open_files;
   options.max_hold = config_.shipper.max_hold;
+  options.max_held_bytes = config_.shipper.max_held_bytes;
   options.inotify = config_.shipper.inotify;
   FileTailer tailer(config_.shipper.files, config_.host, &checkpoints, clock_, options);
   {
@@ -313,12 +320,22 @@ void Shipper::TailLoop() {
   // Finishes the oldest batch in flight. When it failed, finishes the others too, then
   // publishes the failed ones again in order (one at a time, with backoff) and commits
   // every batch in order. False when stopping.
+  // Commits in_flight.front() and hands its events back to the tailer for reuse, and
+  // their vector to the next batch.
+  std::vector<Event> spare_events;
+  auto retire_oldest = [&] {
+    acknowledged(in_flight.front());
+    tailer.Recycle(&in_flight.front().events);
+    if (in_flight.front().events.capacity() > spare_events.capacity()) {
+      spare_events = std::move(in_flight.front().events);
+    }
+    in_flight.pop_front();
+  };
   auto finish_oldest = [&]() -> bool {
     Status s = events_->Finish();
     --unfinished;
     if (s.ok()) {
-      acknowledged(in_flight.front());
-      in_flight.pop_front();
+      retire_oldest();
       return true;
     }
     in_flight.front().failed = true;
@@ -330,8 +347,7 @@ void Shipper::TailLoop() {
                  s.ToString());
     while (!in_flight.empty()) {
       if (in_flight.front().failed && !publish_until_taken(in_flight.front())) return false;
-      acknowledged(in_flight.front());
-      in_flight.pop_front();
+      retire_oldest();
     }
     return true;
   };
@@ -361,10 +377,10 @@ void Shipper::TailLoop() {
     int64_t now = clock_.NowMs();
     bool polled = false;
     if (now - last_poll_ms >= config_.shipper.poll_interval.count()) {
-      // Poll may restart a truncated file from 0: nothing may be in flight then.
-      while (!in_flight.empty()) {
-        if (!finish_oldest()) return;
-      }
+      // Batches stay in flight: a file Poll restarts after a truncation gets a new
+      // generation, and the marks of the batches read before no longer advance it
+      // (FileTailer::Commit), as when ReadBatch itself finds the truncation. Waiting for
+      // them here emptied the producer's pipeline every poll_interval.
       tailer.Poll();
       last_poll_ms = now;
       polled = true;
@@ -374,6 +390,8 @@ void Shipper::TailLoop() {
       continue;
     }
     Batch batch;
+    batch.events = std::move(spare_events);
+    spare_events = {};
     batch.events.reserve(std::min<size_t>(config_.shipper.batch_max_events, 4096));
     size_t n = tailer.ReadBatch(config_.shipper.batch_max_events, config_.shipper.batch_max_bytes, &batch.events,
                                 &batch.mark);
@@ -382,6 +400,7 @@ void Shipper::TailLoop() {
     prev = ts;
     if (polled) probe_->UpdateFiles(tailer.Files());
     if (n == 0) {
+      spare_events = std::move(batch.events);
       if (!in_flight.empty()) {
         if (!finish_oldest()) return;
         continue;
@@ -394,6 +413,9 @@ void Shipper::TailLoop() {
       continue;
     }
     caught_up_.store(false);
+    // A file read under a new identity: its checkpoint goes to disk before its first
+    // events go out (FileTailer::TakeSaveRequest).
+    if (tailer.TakeSaveRequest()) save();
     for (const Event& e : batch.events) batch.bytes += e.raw.size();
     batch.begun_ms = clock_.NowMs();
     in_flight.push_back(std::move(batch));

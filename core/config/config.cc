@@ -126,8 +126,9 @@ const Schema<Config>& ConfigSchema() {
         .Integer("db", &RedisConfig::db, "Database number (SELECT).", 0, 15)
         .Duration("timeout", &RedisConfig::timeout, "Connect and command timeout.", Millis(10))
         .Integer("events_per_entry", &RedisConfig::events_per_entry,
-                 "Producers: 1 writes one wire v1 entry per event; more packs up to this many events in one "
-                 "zlib-compressed v2 entry (docs/wire-format.md; parsers must be of this version or later).",
+                 "Producers: more than 1 packs up to this many events in one zlib-compressed v2 entry "
+                 "(docs/wire-format.md; parsers must be of this version or later); 1 writes one wire v1 "
+                 "entry per event (for consumers that read only v1, at a third of the rate).",
                  1, 10'000)
         .Duration("claim_idle", &RedisConfig::claim_idle,
                   "Consumers: pending entries idle this long on another (dead) consumer are claimed with "
@@ -275,6 +276,10 @@ const Schema<Config>& ConfigSchema() {
                   "Longest a rotated or deleted file is kept open to read it to its end; then it is released "
                   "unfinished with an error and a counter.",
                   Millis(1000))
+        .Size("max_held_bytes", &ShipperConfig::max_held_bytes,
+              "Most disk space deleted files still being read may keep in use (their descriptors hold it); "
+              "beyond it the longest held are released unfinished with an error and a counter. 0: no bound.",
+              0, 1ULL << 50)
         .Bool("inotify", &ShipperConfig::inotify,
               "Watch the inputs' directories with inotify to notice new files and growth at once; "
               "polling stays the fallback.");

@@ -45,7 +45,7 @@ struct RedisConfig {
   Millis timeout{5000};
   // Redis Streams queue (docs/redis-streams.md). Producers: events per entry; 1 writes one
   // wire v1 entry per event, more packs up to that many in one zlib-compressed v2 entry.
-  size_t events_per_entry = 1;
+  size_t events_per_entry = 100;
   // Consumers: pending entries idle this long on another consumer are claimed
   // (XAUTOCLAIM), checked every claim_interval; 0 disables claiming.
   Millis claim_idle{60000};
@@ -147,6 +147,7 @@ struct ShipperConfig {
   Millis checkpoint_interval{1000};  // longest time the saved checkpoint lags delivery under load
   size_t max_open_files = 1024;  // beyond it new files wait until idle ones are closed
   Millis max_hold{3600 * 1000};  // longest a rotated or deleted file is held open to drain it
+  uint64_t max_held_bytes = 2ULL << 30;  // most disk deleted-but-unread files may keep in use; 0: no bound
   bool inotify = true;           // wake on directory events; polling remains the fallback
 };
 

@@ -108,6 +108,7 @@ const char* TailErrorName(TailError kind) {
     case TailError::kNotRegular: return "not_regular";
     case TailError::kRead: return "read";
     case TailError::kPattern: return "pattern";
+    case TailError::kDanglingSymlink: return "dangling_symlink";
   }
   return "unknown";
 }
@@ -127,7 +128,18 @@ struct FileTailer::TailedFile {
   uint64_t dev = 0, ino = 0;
   bool identified = false;
   uint64_t base_fingerprint = 0;
+  uint64_t first_line_len = 0;  // length of the line base_fingerprint hashes (0: not known)
+  // The identity (fingerprint, generation, origin) was fixed or changed and the checkpoint
+  // store has not yet been saved with it and an anchor past the first line. Until it has,
+  // a restart could not tell that events sent under this identity were sent (a copy of
+  // the file would then be read again under other ids): ReadBatch records the checkpoint
+  // and asks for a save before the batch is published (TakeSaveRequest).
+  bool identity_unsaved = false;
   uint64_t generation = 0;
+  // Times reading restarted at 0 after a truncation. Not the generation: new contents
+  // with a first line never seen before start again at generation 0, so the generation
+  // cannot tell a batch of the old contents (still in flight) from one of the new.
+  uint64_t restarts = 0;
   // A copytruncate copy carries its original's device and inode in its ids (0: its own).
   uint64_t origin_dev = 0, origin_ino = 0;
   FileIdentity identity;  // valid once identified
@@ -145,6 +157,7 @@ struct FileTailer::TailedFile {
   // the new contents is read (RefreshFingerprint).
   bool fingerprint_pending = false;
   bool rotated = false;   // the path no longer leads here: read to the end, then release
+  bool deleted = false;   // no name left (st_nlink 0, as of the last Poll)
   int64_t rotated_at_ms = 0;
   bool at_eof = false;
   bool seen = false;      // scratch flag for Poll
@@ -350,10 +363,18 @@ bool FileTailer::LooksLikeCopyInProgress(TailedFile& f, uint64_t fingerprint, si
     // checkpoint, and then the copy is recognised.
     const bool o_truncated = o_size < o->read_off || (ReadFingerprint(o->fd, &o_fp) && o_fp != o->base_fingerprint);
     if (!o_truncated) {
-      if (o_size < size) continue;
+      if (o_size < size) {
+        spdlog::debug("tail: {} ({} bytes) is not a copy of {}: that is shorter ({} bytes, read to {})", f.path, size,
+                      o->path, o_size, o->read_off);
+        continue;
+      }
       if (size > first_line) {
         uint64_t a = 0, b = 0;
-        if (!HashBefore(f.fd, size, &a) || !HashBefore(o->fd, size, &b) || a != b) continue;
+        if (!HashBefore(f.fd, size, &a) || !HashBefore(o->fd, size, &b) || a != b) {
+          spdlog::debug("tail: {} ({} bytes) is not a copy of {}: the bytes before its end differ", f.path, size,
+                        o->path);
+          continue;
+        }
       }
     }
     if (f.copy_wait_since_ms == 0) {
@@ -386,6 +407,8 @@ bool FileTailer::Identify(TailedFile& f) {
   f.origin_dev = f.origin_ino = 0;
   f.read_off = f.acked_off = 0;
   f.anchors.clear();
+  f.first_line_len = first_line;
+  f.identity_unsaved = true;
   if (const FileCheckpoint* cp = checkpoints_->Find(f.key())) {
     // RetireStaleCheckpoint left it: same first line, offset within the file.
     f.generation = cp->generation;
@@ -393,6 +416,10 @@ bool FileTailer::Identify(TailedFile& f) {
     f.origin_ino = cp->origin_inode;
     f.read_off = f.acked_off = cp->offset;
     f.anchors = cp->anchors;
+    // Loaded from the store: saved already, unless it was recorded before anything past
+    // the first line was read.
+    f.identity_unsaved = !std::any_of(f.anchors.begin(), f.anchors.end(),
+                                      [&](const FileAnchor& a) { return a.offset > first_line; });
   } else if (!ContinueCopy(f, fp, first_line, size)) {
     if (LooksLikeCopyInProgress(f, fp, first_line, size)) return false;
     f.generation = NextOwnGeneration(f);
@@ -408,7 +435,7 @@ bool FileTailer::Identify(TailedFile& f) {
   }
   f.SetIdentity(host_);
   f.identified = true;
-  spdlog::info("tail: following {} (inode {}, from offset {})", f.path, f.ino, f.read_off);
+  spdlog::info("tail: following {} (inode {}, from offset {}, event ids {}*)", f.path, f.ino, f.read_off, f.id_prefix);
   return true;
 }
 
@@ -429,25 +456,34 @@ void FileTailer::RestartAfterTruncation(TailedFile& f) {
   // With no complete first line yet the old fingerprint stays until there is one
   // (RefreshFingerprint, before any line is read); the generation alone keeps the new
   // contents' ids apart from the old ones meanwhile.
-  f.fingerprint_pending = !ReadFingerprint(f.fd, &f.base_fingerprint);
+  size_t first_line = 0;
+  f.fingerprint_pending = !ReadFingerprint(f.fd, &f.base_fingerprint, &first_line);
+  f.first_line_len = first_line;
+  f.identity_unsaved = true;
   // New contents are the file's own (a copy's too). The generation follows from the
   // retired checkpoints alone, so that a restart computes the same one.
   f.origin_dev = f.origin_ino = 0;
   f.generation = NextOwnGeneration(f);
   f.read_off = f.acked_off = 0;
+  ++f.restarts;
   f.tail.clear();
   f.anchors.clear();
   f.SetIdentity(host_);
   checkpoints_->Put(f.key(), f.Checkpoint(now));
+  spdlog::debug("tail: {} now has event ids {}*", f.path, f.id_prefix);
 }
 
 // After a truncation that left no complete first line: takes the new contents' first
 // line as the fingerprint once it is complete. False while it is not.
 bool FileTailer::RefreshFingerprint(TailedFile& f) {
-  if (!ReadFingerprint(f.fd, &f.base_fingerprint)) return false;
+  size_t first_line = 0;
+  if (!ReadFingerprint(f.fd, &f.base_fingerprint, &first_line)) return false;
+  f.first_line_len = first_line;
+  f.identity_unsaved = true;
   f.fingerprint_pending = false;
   f.generation = NextOwnGeneration(f);
   f.SetIdentity(host_);
+  spdlog::debug("tail: {} has a new first line; event ids {}*", f.path, f.id_prefix);
   return true;
 }
 
@@ -469,8 +505,14 @@ void FileTailer::Poll() {
         if (Excluded(*input->config, path)) continue;
         struct stat st;
         if (::stat(path.c_str(), &st) != 0) {
-          // Gone since the glob (ENOENT), or a dangling symlink: nothing to follow.
-          if (errno != ENOENT) Fail(path, TailError::kOpen, std::string("cannot be examined: ") + std::strerror(errno));
+          const int err = errno;
+          struct stat lst;
+          if (err == ENOENT && ::lstat(path.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode)) {
+            // Followed once its target exists (a file appearing late); until then, reported.
+            Fail(path, TailError::kDanglingSymlink, "is a symbolic link to a file that does not exist");
+          } else if (err != ENOENT) {  // ENOENT: gone since the glob
+            Fail(path, TailError::kOpen, std::string("cannot be examined: ") + std::strerror(err));
+          }
           continue;
         }
         if (!S_ISREG(st.st_mode)) {
@@ -501,6 +543,7 @@ void FileTailer::Poll() {
     }
     struct stat st;
     if (::fstat(f->fd, &st) != 0) continue;
+    f->deleted = st.st_nlink == 0;
     const uint64_t size = static_cast<uint64_t>(st.st_size);
     const int64_t mtime_ns = st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec;
     if (f->identified) {
@@ -533,6 +576,7 @@ void FileTailer::Poll() {
                   f->path, f->ino, (now - f->rotated_at_ms) / 1000, f->size > f->acked_off ? f->size - f->acked_off : 0);
     return true;
   });
+  ReleaseHeldOverDiskBound(now);
   // New files within max_open_files: files never parked first, then those parked longest
   // ago, so that under the limit every file gets its turn.
   std::stable_sort(candidates.begin(), candidates.end(), [&](const Candidate& a, const Candidate& b) {
@@ -561,7 +605,7 @@ void FileTailer::Poll() {
   }
   std::erase_if(failing_, [&](const auto& kv) { return failing_this_poll_.count(kv.first) == 0; });
 
-  uint64_t lag = 0, held_bytes = 0;
+  uint64_t lag = 0, held_bytes = 0, held_deleted_bytes = 0;
   size_t draining = 0;
   for (auto& f : files_) {
     struct stat st;
@@ -570,11 +614,13 @@ void FileTailer::Poll() {
     if (f->rotated) {
       ++draining;
       held_bytes += f->size;
+      if (f->deleted) held_deleted_bytes += f->size;
     }
   }
   stats_.open_files = files_.size();
   stats_.draining_files = draining;
   stats_.held_bytes = held_bytes;
+  stats_.held_deleted_bytes = held_deleted_bytes;
   stats_.files_waiting = waiting;
   stats_.files_in_error = failing_.size();
   stats_.lag_bytes = lag;
@@ -585,6 +631,35 @@ std::vector<TailedFileInfo> FileTailer::Files() const {
   out.reserve(files_.size());
   for (const auto& f : files_) out.push_back({f->key(), f->path, f->ino, f->size, f->acked_off, f->rotated});
   return out;
+}
+
+// Held files that were deleted keep their disk space in use until they are closed: past
+// max_held_bytes of them, the longest held are released unfinished (like max_hold).
+void FileTailer::ReleaseHeldOverDiskBound(int64_t now) {
+  if (options_.max_held_bytes == 0) return;
+  uint64_t total = 0;
+  for (const auto& f : files_) {
+    if (f->rotated && f->deleted) total += f->size;
+  }
+  while (total > options_.max_held_bytes) {
+    auto oldest = files_.end();
+    for (auto it = files_.begin(); it != files_.end(); ++it) {
+      if ((*it)->rotated && (*it)->deleted && (oldest == files_.end() || (*it)->rotated_at_ms < (*oldest)->rotated_at_ms)) {
+        oldest = it;
+      }
+    }
+    if (oldest == files_.end()) return;
+    TailedFile& f = **oldest;
+    ++stats_.held_files_released_unfinished;
+    spdlog::error("tail: {} (inode {}) was deleted {} s ago and is still not read to its end; releasing it with {} "
+                  "bytes unsent, since deleted files held open use {} bytes of disk, more than max_held_bytes ({})",
+                  f.path, f.ino, (now - f.rotated_at_ms) / 1000, f.size > f.acked_off ? f.size - f.acked_off : 0,
+                  total, options_.max_held_bytes);
+    total -= f.size;
+    const size_t index = static_cast<size_t>(oldest - files_.begin());
+    files_.erase(oldest);
+    if (next_file_ > index) --next_file_;
+  }
 }
 
 // Closes the idle file open longest (read to its end, acknowledged, not held); its
@@ -680,18 +755,35 @@ void FileTailer::Interrupt() {
   (void)!::write(wake_fd_, &one, sizeof one);
 }
 
+void FileTailer::Recycle(std::vector<Event>* events) {
+  for (Event& e : *events) {
+    if (recycled_.size() >= events->size()) break;
+    if (e.raw.capacity() > kRecycledLineCapacity) std::string().swap(e.raw);
+    recycled_.push_back(std::move(e));
+  }
+  events->clear();
+}
+
 void FileTailer::Emit(TailedFile& f, std::string_view raw, uint64_t offset, std::vector<Event>* out) {
-  Event& e = out->emplace_back();
+  // Every field is assigned: a recycled event keeps only its strings' storage.
+  Event* e;
+  if (recycled_.empty()) {
+    e = &out->emplace_back();
+  } else {
+    e = &out->emplace_back(std::move(recycled_.back()));
+    recycled_.pop_back();
+  }
   // MakeFileEventId(host_, f.identity, offset), with the per-file part computed once.
   char digits[24];
-  e.id.reserve(f.id_prefix.size() + 20);
-  e.id.assign(f.id_prefix).append(digits, std::to_chars(digits, digits + sizeof digits, offset).ptr);
-  e.time_ns = read_time_ns_;
-  e.host = host_;
-  e.source = f.path;
-  e.type = f.input->config->type;
-  e.offset = offset;
-  e.raw.assign(raw);
+  e->id.reserve(f.id_prefix.size() + 20);
+  e->id.assign(f.id_prefix).append(digits, std::to_chars(digits, digits + sizeof digits, offset).ptr);
+  e->time_ns = read_time_ns_;
+  e->host.assign(host_);
+  e->source.assign(f.path);
+  e->type.assign(f.input->config->type);
+  e->offset = offset;
+  e->raw.assign(raw);
+  e->syslog.reset();
 }
 
 // One line (or piece of a long line) at `offset`: an event of its own, or part of the
@@ -754,7 +846,32 @@ size_t FileTailer::ReadFrom(TailedFile& f, size_t max_events, uint64_t max_bytes
     return produced();
   };
   while (produced() < max_events && *bytes < max_bytes) {
-    ssize_t n = ::pread(f.fd, buf_.data(), chunk, static_cast<off_t>(f.read_off));
+    // The rest of the previous read of this file, when it holds a complete line: a batch
+    // ends mid-chunk, and reading that chunk again cost as much as the lines it carried.
+    // Those bytes passed the truncation check when they were read (below); a restart after
+    // a truncation since then voids them.
+    const char* begin = buf_.data();
+    ssize_t n = 0;
+    const bool cached =
+        buf_serial_ == f.serial && buf_restarts_ == f.restarts && f.read_off >= buf_off_ &&
+        f.read_off < buf_off_ + buf_len_ &&
+        std::memchr(buf_.data() + (f.read_off - buf_off_), '\n', buf_off_ + buf_len_ - f.read_off) != nullptr;
+    if (cached) {
+      begin += f.read_off - buf_off_;
+      n = static_cast<ssize_t>(buf_off_ + buf_len_ - f.read_off);
+    } else {
+      buf_serial_ = 0;
+      n = ::pread(f.fd, buf_.data(), chunk, static_cast<off_t>(f.read_off));
+      if (n > 0) {
+        buf_serial_ = f.serial;
+        buf_restarts_ = f.restarts;
+        buf_off_ = f.read_off;
+        buf_len_ = static_cast<size_t>(n);
+      }
+    }
+    // A read that returned less than asked reached the end of the file (as of the read);
+    // the rest of an earlier read says nothing about that.
+    const bool short_read = !cached && n >= 0 && static_cast<size_t>(n) < chunk;
     if (n < 0) {
       if (errno == EINTR) continue;
       if (!f.read_failing) {
@@ -767,7 +884,7 @@ size_t FileTailer::ReadFrom(TailedFile& f, size_t max_events, uint64_t max_bytes
       return produced();
     }
     f.read_failing = false;
-    if (n > 0 && !f.fingerprint_pending) {
+    if (!cached && n > 0 && !f.fingerprint_pending) {
       // Truncated (and written again past read_off) since the last Poll? Then these bytes
       // are not the continuation of what was read: the first line tells, checked after the
       // read so that bytes read before a truncation are not rejected.
@@ -781,7 +898,6 @@ size_t FileTailer::ReadFrom(TailedFile& f, size_t max_events, uint64_t max_bytes
     }
     if (n == 0) return reached_end();
     read_time_ns_ = clock_.NowNs();  // every line of this read gets its time
-    const char* begin = buf_.data();
     const char* end = begin + n;
     const char* p = begin;
     while (p < end && produced() < max_events && *bytes < max_bytes) {
@@ -798,7 +914,7 @@ size_t FileTailer::ReadFrom(TailedFile& f, size_t max_events, uint64_t max_bytes
       } else if (nl != nullptr) {
         AddLine(f, std::string_view(p, avail), offset, out);
         p = nl + 1;
-      } else if (f.rotated && static_cast<size_t>(n) < chunk) {
+      } else if (f.rotated && short_read) {
         // The last line of a file that will not grow again has no newline: send it as is.
         if (avail > 0) AddLine(f, std::string_view(p, avail), offset, out);
         p = end;
@@ -817,7 +933,7 @@ size_t FileTailer::ReadFrom(TailedFile& f, size_t max_events, uint64_t max_bytes
       if (f.tail.size() > kAnchorBytes) f.tail.erase(0, f.tail.size() - kAnchorBytes);
     }
     if (consumed == 0) return reached_end();  // only a partial line is left
-    if (static_cast<size_t>(n) < chunk && p == end) return reached_end();
+    if (short_read && p == end) return reached_end();
   }
   return produced();
 }
@@ -833,8 +949,17 @@ size_t FileTailer::ReadBatch(size_t max_events, uint64_t max_bytes, std::vector<
     if (f.fingerprint_pending && !RefreshFingerprint(f)) continue;
     // Give each file a fair share so one busy file cannot starve the rest.
     size_t share = std::max<size_t>(1, (max_events - produced) / (files_.size() - i));
-    produced += ReadFrom(f, share, max_bytes, out, &bytes);
-    if (mark != nullptr) mark->files.push_back({f.serial, f.generation, f.commit_off()});
+    const uint64_t before = f.read_off;
+    const size_t got = ReadFrom(f, share, max_bytes, out, &bytes);
+    produced += got;
+    if (f.identity_unsaved && (got > 0 || f.read_off != before)) {
+      // The first events under this identity: its checkpoint (acknowledged offset as it
+      // is, anchored where reading stands) must be on disk before they are published.
+      checkpoints_->Put(f.key(), f.Checkpoint(clock_.NowMs()));
+      save_requested_ = true;
+      f.identity_unsaved = f.read_off <= f.first_line_len;
+    }
+    if (mark != nullptr) mark->files.push_back({f.serial, f.restarts, f.commit_off()});
   }
   next_file_ = (next_file_ + 1) % std::max<size_t>(files_.size(), 1);
   return produced;
@@ -857,9 +982,16 @@ Status FileTailer::Commit(bool save, const TailMark* mark) {
     for (auto& f : files_) by_serial.emplace(f->serial, f.get());
     for (const TailMark::Entry& m : mark->files) {
       auto it = by_serial.find(m.serial);
-      // A file already let go, or truncated since (a new generation), has nothing to advance.
-      if (it == by_serial.end() || !it->second->identified || it->second->generation != m.generation) continue;
+      // A file already let go, or restarted after a truncation since, has nothing to advance.
+      if (it == by_serial.end() || !it->second->identified || it->second->restarts != m.restarts) continue;
       if (m.offset > it->second->acked_off) advance(*it->second, m.offset);
+    }
+    // Every other file keeps its acknowledged offset, but its checkpoint is recorded too:
+    // a file identified since the last commit (a copytruncate copy carrying its
+    // original's ids, a new file with nothing read yet) must be known after a crash, or a
+    // restart would read it again under other ids.
+    for (auto& f : files_) {
+      if (f->identified) checkpoints_->Put(f->key(), f->Checkpoint(now));
     }
   }
   std::erase_if(files_, [](const auto& f) {

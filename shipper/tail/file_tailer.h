@@ -26,14 +26,15 @@
 // Rotation: when a path points to a new inode (rename+create) or disappears (delete,
 // rename to a name no glob matches or an excluded one), the old file stays open and is
 // read to its end; then, once acknowledged, it is closed. Such a held file is kept at most
-// `max_hold`: after that it is released unfinished (error log, counter). When a file
+// `max_hold`, and deleted held files (whose disk space only our descriptor keeps) at most
+// `max_held_bytes` together: past either it is released unfinished (error log, counter). When a file
 // shrinks below the read offset, or its first line changed (truncated and written again
 // between two Polls), reading restarts at 0 under the next generation (a multiline event
 // being accumulated is then discarded). A held file read to its end and acknowledged is
 // released by the next Poll or Commit.
 //
-// Errors (a glob match that is a directory, FIFO or device; a file that cannot be opened
-// or read) are logged once per path and kind and counted in TailStats::errors_by_kind;
+// Errors (a glob match that is a directory, FIFO or device, or a dangling symlink; a file
+// that cannot be opened or read) are logged once per path and kind and counted in TailStats::errors_by_kind;
 // the path is retried on every Poll and logged again only after it recovered and failed
 // anew.
 //
@@ -73,9 +74,10 @@ enum class TailError : size_t {
   kNotRegular,  // a glob matched a directory, FIFO, socket or device: not followed
   kRead,        // read(2) failed on an open file
   kPattern,     // a multiline pattern that does not compile (config built in code)
+  kDanglingSymlink,  // a glob matched a symbolic link whose target does not exist (yet)
 };
-inline constexpr size_t kTailErrorKinds = 4;
-// "open", "not_regular", "read", "pattern"
+inline constexpr size_t kTailErrorKinds = 5;
+// "open", "not_regular", "read", "pattern", "dangling_symlink"
 const char* TailErrorName(TailError kind);
 
 struct TailStats {
@@ -89,11 +91,14 @@ struct TailStats {
   uint64_t errors_by_kind[kTailErrorKinds] = {};  // indexed by TailError; each failure counted once
   uint64_t multiline_events = 0;  // events joined from more than one line
   uint64_t multiline_splits = 0;  // events cut because they reached max_lines/max_bytes
-  uint64_t held_files_released_unfinished = 0;  // held past max_hold, closed before their end
+  uint64_t held_files_released_unfinished = 0;  // held past max_hold or max_held_bytes, closed
+                                                // before their end
   uint64_t idle_files_closed = 0;  // closed to make room under max_open_files
   size_t open_files = 0;
   size_t draining_files = 0;     // held: rotated away or deleted, still being read to their end
-  uint64_t held_bytes = 0;       // size of the held files (disk space they keep in use)
+  uint64_t held_bytes = 0;       // size of the held files
+  uint64_t held_deleted_bytes = 0;  // size of the held files that were deleted: disk space
+                                    // only the open descriptor keeps in use (max_held_bytes)
   size_t files_waiting = 0;      // found but not opened because of max_open_files (last Poll)
   size_t files_in_error = 0;     // glob matches failing as of the last Poll (see TailError)
   uint64_t lag_bytes = 0;        // bytes not yet acknowledged over all open files: size - acked
@@ -112,12 +117,12 @@ struct TailedFileInfo {
   uint64_t lag_bytes() const { return size > acked_offset ? size - acked_offset : 0; }
 };
 
-// How far one batch reaches in each file it read: (file serial, generation, offset the
+// How far one batch reaches in each file it read: (file serial, restarts, offset the
 // checkpoint may advance to). Opaque to callers; filled by ReadBatch, used by Commit.
 struct TailMark {
   struct Entry {
     uint64_t serial;
-    uint64_t generation;
+    uint64_t restarts;  // TailedFile::restarts when read: a later restart voids the entry
     uint64_t offset;
   };
   std::vector<Entry> files;
@@ -126,6 +131,9 @@ struct TailMark {
 struct FileTailerOptions {
   size_t max_open_files = 1024;
   Millis max_hold{3600 * 1000};
+  // Bound on held_deleted_bytes: past it, deleted held files are released unfinished,
+  // the longest held first. 0: no bound.
+  uint64_t max_held_bytes = 0;
   bool inotify = true;
 };
 
@@ -154,8 +162,9 @@ class FileTailer {
   // reaches in each file it read, for Commit(mark).
   // Batches may be read while earlier ones are still in flight (the shipper pipelines
   // them) as long as each is committed through its mark, in the order they were read.
-  // REQUIRES for Poll: nothing in flight (every batch committed, or abandoned to be read
-  // again after a restart), since Poll resets offsets on truncation.
+  // Poll may run while batches are in flight too: a file it (or ReadBatch) restarts after
+  // a truncation gets a new generation, and marks of the old one advance nothing; a file
+  // it releases (max_hold, max_held_bytes) is simply no longer advanced.
   size_t ReadBatch(size_t max_events, uint64_t max_bytes, std::vector<Event>* out, TailMark* mark = nullptr);
 
   // The batches up to the one `mark` belongs to were acknowledged (without a mark:
@@ -167,9 +176,28 @@ class FileTailer {
   // by id.
   Status Commit(bool save = true, const TailMark* mark = nullptr);
 
+  // Takes back the events of a batch that is done with (acknowledged) and leaves `events`
+  // empty, its capacity kept for the caller's next batch: ReadBatch fills them again,
+  // reusing their strings' storage instead of allocating per line. Keeps at most as many
+  // as one batch had; events holding more than kRecycledLineCapacity of line give that
+  // storage back.
+  void Recycle(std::vector<Event>* events);
+  static constexpr size_t kRecycledLineCapacity = 64 * 1024;
+
   // True when every open file was read to its end, no multiline event is pending and no
   // file waits to be opened (nothing to send until files grow).
   bool CaughtUp() const;
+
+  // True (once) when the last ReadBatch recorded checkpoints that must be saved
+  // (CheckpointStore::Save) before its events are published: a file read for the first
+  // time under a new identity (new file, copytruncate copy, truncated file). Saving them
+  // first is what lets a restart recognise those events' ids, e.g. when the file is
+  // copied and truncated while logship is down. One save per new identity.
+  bool TakeSaveRequest() {
+    const bool r = save_requested_;
+    save_requested_ = false;
+    return r;
+  }
 
   const TailStats& stats() const { return stats_; }
   // The open files (sizes as of the last Poll, acknowledged offsets as of the last Commit).
@@ -192,6 +220,7 @@ class FileTailer {
   void Fail(const std::string& path, TailError kind, const std::string& what);
   TailedFile* OpenFile(const std::string& path, const Input* input, uint64_t dev, uint64_t ino);
   bool CloseOneIdleFile();
+  void ReleaseHeldOverDiskBound(int64_t now);
   void WatchDirectories();
   size_t ReadFrom(TailedFile& f, size_t max_events, uint64_t max_bytes, std::vector<Event>* out,
                   uint64_t* bytes);
@@ -208,7 +237,14 @@ class FileTailer {
   std::vector<std::unique_ptr<TailedFile>> files_;
   size_t next_file_ = 0;  // round-robin start, so one busy file cannot starve the others
   uint64_t next_serial_ = 1;  // TailedFile::serial of the next file opened
+  std::vector<Event> recycled_;  // see Recycle; Emit takes from the back
   std::vector<char> buf_;
+  // What buf_ holds from the last read: bytes [buf_off_, buf_off_ + buf_len_) of the file
+  // with serial buf_serial_ (0: nothing), read before its restart number buf_restarts_ + 1.
+  uint64_t buf_serial_ = 0;
+  uint64_t buf_restarts_ = 0;
+  uint64_t buf_off_ = 0;
+  size_t buf_len_ = 0;
   int64_t read_time_ns_ = 0;  // when the current chunk was read: the time of its events
   TailStats stats_;
   std::map<std::string, uint64_t> parked_;  // key -> order in which idle files were closed
@@ -216,6 +252,7 @@ class FileTailer {
   int wake_fd_ = -1;     // eventfd written by Interrupt
   int inotify_fd_ = -1;  // -1: not started or unavailable
   bool inotify_failed_ = false;
+  bool save_requested_ = false;  // see TakeSaveRequest
   bool watch_limit_warned_ = false;
   std::map<std::string, int> watched_dirs_;  // directory -> watch descriptor
   std::map<std::string, TailError> failing_;  // path -> error already logged and counted

@@ -325,6 +325,46 @@ TEST_F(FileTailerTest, HeldFileIsReleasedAfterMaxHold) {
   EXPECT_EQ(t->ReadBatch(10, 1 << 20, &batch), 0u);
 }
 
+TEST_F(FileTailerTest, DeletedHeldFilesAreBoundedByDisk) {
+  options_.max_held_bytes = 25;
+  input_.paths = {(dir_ / "*.log").string()};
+  Append("a.log", "a1\n");
+  Append("b.log", "b1\n");
+  CheckpointStore store((dir_ / "cp.json").string());
+  auto t = NewTailer(&store);
+  EXPECT_EQ(Drain(*t).size(), 2u);
+  Append("a.log", "never-sent-aaaaaa\n");  // 21 bytes
+  Append("b.log", "never-sent-bb\n");      // 17 bytes
+  fs::rename(dir_ / "a.log", dir_ / "a.old");  // renamed: keeps no disk space of its own
+  t->Poll();  // the queue is down: nothing is read
+  EXPECT_EQ(t->stats().held_deleted_bytes, 0u);
+  fs::remove(dir_ / "a.old");
+  clock_.AdvanceNs(1'000'000'000);
+  fs::remove(dir_ / "b.log");
+  t->Poll();  // 38 bytes deleted and held > 25: a (held longest) goes
+  EXPECT_EQ(t->stats().held_files_released_unfinished, 1u);
+  EXPECT_EQ(t->stats().draining_files, 1u);
+  EXPECT_EQ(t->stats().held_deleted_bytes, 17u);
+  std::vector<Event> batch;
+  EXPECT_EQ(t->ReadBatch(10, 1 << 20, &batch), 1u);
+  ASSERT_EQ(batch.size(), 1u);
+  EXPECT_EQ(batch[0].raw, "never-sent-bb");
+}
+
+TEST_F(FileTailerTest, ADanglingSymlinkIsAnErrorUntilItsTargetAppears) {
+  input_.paths = {(dir_ / "*.log").string()};
+  fs::create_symlink(dir_ / "target.txt", dir_ / "link.log");
+  CheckpointStore store((dir_ / "cp.json").string());
+  auto t = NewTailer(&store);
+  EXPECT_TRUE(Drain(*t).empty());
+  EXPECT_EQ(t->stats().errors_by_kind[static_cast<size_t>(TailError::kDanglingSymlink)], 1u);  // once
+  EXPECT_EQ(t->stats().files_in_error, 1u);
+  Append("target.txt", "late\n");  // the target appears: followed through the link
+  EXPECT_EQ(Raws(Drain(*t)), (std::vector<std::string>{"late"}));
+  EXPECT_EQ(t->stats().files_in_error, 0u);
+  EXPECT_EQ(t->stats().errors, 1u);
+}
+
 TEST_F(FileTailerTest, HeldFileReadToItsEndIsNotCountedAsUnfinished) {
   options_.max_hold = std::chrono::minutes(10);
   input_.paths = {(dir_ / "app.log").string()};
@@ -623,6 +663,36 @@ TEST_F(CopyTruncateTest, CopyTruncateWhileNotRunningLosesNothing) {
   EXPECT_EQ(got["line-4"], reference["line-4"]);
   EXPECT_TRUE(got.count("next-1") && got.count("next-2"));
   // The retired checkpoint was consumed by the copy and survives Save/Load until then.
+  EXPECT_EQ(t->stats().copies_recognised, 1u);
+}
+
+// Killed after a batch was published but before any checkpoint save that knew of it, and
+// the file is copied and truncated while logship is down: the copy must still be known
+// as a copy (same ids), so ReadBatch asks for a save before the first events of a new
+// identity go out (TakeSaveRequest), and the shipper saves then.
+TEST_F(CopyTruncateTest, FirstEventsOfAFileAreAnchoredOnDiskBeforeTheyAreSent) {
+  Append("app.log", "line-1\nline-2\nline-3\n");
+  std::map<std::string, std::string> sent;
+  {
+    CheckpointStore store((dir_ / "cp.json").string());
+    auto t = NewTailer(&store);
+    t->Poll();
+    std::vector<Event> batch;
+    ASSERT_EQ(t->ReadBatch(100, 1 << 20, &batch), 3u);
+    ASSERT_TRUE(t->TakeSaveRequest());
+    EXPECT_FALSE(t->TakeSaveRequest());  // once
+    ASSERT_TRUE(store.Save().ok());      // what the shipper does before publishing
+    for (const auto& e : batch) sent[e.raw] = e.id;
+    // Published and acknowledged, then SIGKILL before Commit and the next save.
+  }
+  CopyTruncate();
+  Append("app.log", "next-1\n");
+  CheckpointStore reloaded((dir_ / "cp.json").string());
+  ASSERT_TRUE(reloaded.Load().ok());
+  auto t = NewTailer(&reloaded);
+  for (const auto& e : Drain(*t)) {
+    if (sent.count(e.raw)) EXPECT_EQ(e.id, sent[e.raw]) << e.raw << " sent again under another id";
+  }
   EXPECT_EQ(t->stats().copies_recognised, 1u);
 }
 

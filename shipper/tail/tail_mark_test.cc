@@ -110,5 +110,51 @@ TEST_F(TailMarkTest, RotatedFileIsReleasedOnlyWhenItsLastBatchIsCommitted) {
   EXPECT_EQ(t->stats().draining_files, 0u);
 }
 
+// The acknowledgements of batches read before a truncation arrive after reading restarted
+// at 0 (the shipper keeps batches in flight across Poll). They must not advance the new
+// contents' checkpoint: that would skip new lines never sent. New contents with a first
+// line never seen before start again at generation 0, so only the restart tells them apart.
+TEST_F(TailMarkTest, MarksReadBeforeATruncationAdvanceNothingAfterIt) {
+  for (bool poll_finds_it : {true, false}) {
+    SCOPED_TRACE(poll_finds_it ? "truncation found by Poll" : "truncation found by ReadBatch");
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    for (int i = 0; i < 4; ++i) Append("a.log", "old" + std::to_string(i) + "\n");  // 5 bytes each
+    const std::string cp = (dir_ / "cp.json").string();
+    {
+      CheckpointStore store(cp);
+      auto t = NewTailer(&store);
+      t->Poll();
+      std::vector<Event> b1, b2;
+      TailMark m1, m2;
+      ASSERT_EQ(t->ReadBatch(2, 1 << 20, &b1, &m1), 2u);
+      ASSERT_EQ(t->ReadBatch(2, 1 << 20, &b2, &m2), 2u);
+      // Truncated and written again, past the old offset (20), with another first line.
+      fs::resize_file(dir_ / "a.log", 0);
+      for (int i = 0; i < 5; ++i) Append("a.log", "new_" + std::to_string(i) + "\n");  // 6 bytes each
+      if (poll_finds_it) t->Poll();
+      std::vector<Event> b3;
+      TailMark m3;
+      ASSERT_EQ(t->ReadBatch(1, 1 << 20, &b3, &m3), 1u);
+      EXPECT_EQ(b3.front().raw, "new_0");
+      EXPECT_EQ(b3.front().offset, 0u);
+      EXPECT_EQ(t->stats().truncations, 1u);
+      // b1 and b2 are acknowledged now; b3 never is: the process dies.
+      ASSERT_TRUE(t->Commit(/*save=*/true, &m1).ok());
+      ASSERT_TRUE(t->Commit(/*save=*/true, &m2).ok());
+      EXPECT_EQ(t->Files().at(0).acked_offset, 0u);
+    }
+    CheckpointStore store(cp);
+    ASSERT_TRUE(store.Load().ok());
+    auto t = NewTailer(&store);
+    t->Poll();
+    std::vector<Event> again;
+    t->ReadBatch(100, 1 << 20, &again);
+    ASSERT_EQ(again.size(), 5u) << "new lines were skipped";
+    EXPECT_EQ(again.front().raw, "new_0");
+    EXPECT_EQ(again.front().offset, 0u);
+  }
+}
+
 }  // namespace
 }  // namespace logship

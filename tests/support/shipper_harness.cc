@@ -31,9 +31,42 @@ void ShipperProcess::WriteConfig(const std::string& yaml) const {
 
 Status ShipperProcess::Start() {
   if (running()) return Status::Ok();
-  process_ = std::make_unique<Subprocess>(
-      std::vector<std::string>{LogshipBinary(), "shipper", "--config", config_path()}, dir_ + "/shipper.log");
+  const std::string bin = LogshipBinary();
+  if (::access(bin.c_str(), X_OK) != 0) {
+    return Status::InvalidArgument("the logship binary " + bin + " cannot be run (" + std::strerror(errno) +
+                                   "): run the test from the build directory or set LOGSHIP_BIN");
+  }
+  std::vector<std::string> argv;
+  if (run_as_) {
+    argv = {"/usr/bin/setpriv", "--reuid=" + std::to_string(run_as_->first),
+            "--regid=" + std::to_string(run_as_->second), "--clear-groups", "--pdeathsig=KILL", "--"};
+  }
+  argv.push_back(bin);
+  argv.insert(argv.end(), {"shipper", "--config", config_path()});
+  process_ = std::make_unique<Subprocess>(std::move(argv), dir_ + "/shipper.log");
   return process_->Start();
+}
+
+bool CanRunLogshipAs(uid_t uid, gid_t gid) {
+  int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  auto pid = SpawnChild({"/usr/bin/setpriv", "--reuid=" + std::to_string(uid), "--regid=" + std::to_string(gid),
+                         "--clear-groups", "--", LogshipBinary(), "--help"},
+                        null, null, null);
+  if (null >= 0) ::close(null);
+  if (!pid.ok()) return false;
+  int status = 0;
+  if (::waitpid(*pid, &status, 0) != *pid) return false;
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+bool ShipperProcess::Alive() const {
+  if (!running()) return false;
+  std::ifstream in("/proc/" + std::to_string(pid()) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t paren = stat.rfind(')');
+  if (paren == std::string::npos || paren + 2 >= stat.size()) return false;
+  const char state = stat[paren + 2];
+  return state != 'Z' && state != 'X';
 }
 
 int ShipperProcess::Kill() {
@@ -214,16 +247,53 @@ void KcatCollector::Reset(std::string bootstrap) {
   next_offset_ = 0;
 }
 
+namespace {
+
+// "%h" of one message, "n=v,n=v" (values may be binary): the event id, from the header
+// "e" (wire::kKafkaEventHeader: varint flags, then the id as varint length + bytes;
+// docs/wire-format.md) or, for earlier shippers, from the header "id".
+std::string KafkaEventId(std::string_view headers) {
+  if (headers.starts_with("e=")) {
+    std::string_view h = headers.substr(2);
+    size_t i = 0;
+    auto varint = [&](uint64_t* v) {
+      *v = 0;
+      for (int shift = 0; i < h.size() && shift < 64; shift += 7) {
+        const auto b = static_cast<uint8_t>(h[i++]);
+        *v |= static_cast<uint64_t>(b & 0x7f) << shift;
+        if ((b & 0x80) == 0) return true;
+      }
+      return false;
+    };
+    uint64_t flags = 0, len = 0;
+    if (varint(&flags) && varint(&len) && len <= h.size() - i) return std::string(h.substr(i, len));
+    return "";
+  }
+  for (size_t p = 0; p < headers.size();) {
+    size_t comma = headers.find(',', p);
+    std::string_view kv = headers.substr(p, comma == std::string_view::npos ? std::string_view::npos : comma - p);
+    if (kv.starts_with("id=")) return std::string(kv.substr(3));
+    if (comma == std::string_view::npos) break;
+    p = comma + 1;
+  }
+  return "";
+}
+
+}  // namespace
+
 Status KcatCollector::Collect(const std::function<void(const std::string&, const std::string&)>& sink) {
   const std::string out_path = scratch_ + "/kcat.out", err_path = scratch_ + "/kcat.err";
   int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  // Binary-safe records: "<offset> <value length> <key length>\t", the key, the value,
+  // then the headers (whose length kcat does not print) up to kEnd.
+  static const std::string kEnd = "\n\x01kcat-end\x02\n";
   // auto.offset.reset=error: an offset the broker no longer has is an error, not a silent
   // jump to the end.
   auto pid = SpawnChild({"/usr/bin/kcat", "-C", "-b", bootstrap_, "-t", topic_, "-p", "0", "-o",
                          std::to_string(next_offset_), "-e", "-q", "-X", "topic.auto.offset.reset=error", "-f",
-                         "%o\t%h\t%s\n"},
+                         "%o %S %K\t%k%s%h" + kEnd},
                         null, out, err);
   ::close(out);
   ::close(err);
@@ -242,26 +312,27 @@ Status KcatCollector::Collect(const std::function<void(const std::string&, const
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   std::ifstream in(out_path, std::ios::binary);
-  for (std::string line; std::getline(in, line);) {
-    size_t t1 = line.find('\t');
-    size_t t2 = t1 == std::string::npos ? t1 : line.find('\t', t1 + 1);
-    if (t2 == std::string::npos) continue;  // a line cut by a kcat failure
-    int64_t offset = std::strtoll(line.c_str(), nullptr, 10);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (size_t p = 0; p < text.size();) {
+    const size_t tab = text.find('\t', p);
+    if (tab == std::string::npos) break;  // a record cut by a kcat failure
+    long long offset = -1, value_len = -1, key_len = -1;
+    if (std::sscanf(text.substr(p, tab - p).c_str(), "%lld %lld %lld", &offset, &value_len, &key_len) != 3) {
+      return Status::Permanent("kcat: cannot parse a record header at byte " + std::to_string(p));
+    }
+    const size_t key_at = tab + 1;
+    const size_t value_at = key_at + static_cast<size_t>(std::max(key_len, 0LL));
+    const size_t headers_at = value_at + static_cast<size_t>(std::max(value_len, 0LL));
+    const size_t end = headers_at <= text.size() ? text.find(kEnd, headers_at) : std::string::npos;
+    if (end == std::string::npos) break;  // cut
     if (offset != next_offset_) {
       return Status::Permanent("kcat: expected offset " + std::to_string(next_offset_) + ", got " +
                                std::to_string(offset) + " (messages trimmed by the mock broker before they were read?)");
     }
-    std::string headers = line.substr(t1 + 1, t2 - t1 - 1);
-    std::string id;
-    for (size_t p = 0; p < headers.size();) {
-      size_t comma = headers.find(',', p);
-      std::string kv = headers.substr(p, comma == std::string::npos ? std::string::npos : comma - p);
-      if (kv.rfind("id=", 0) == 0) id = kv.substr(3);
-      if (comma == std::string::npos) break;
-      p = comma + 1;
-    }
-    sink(line.substr(t2 + 1), id);
+    sink(text.substr(value_at, headers_at - value_at),
+         KafkaEventId(std::string_view(text).substr(headers_at, end - headers_at)));
     next_offset_ = offset + 1;
+    p = end + kEnd.size();
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     std::ifstream e(err_path);

@@ -33,12 +33,19 @@ class ShipperProcess {
   std::string config_path() const { return dir_ + "/logship.yaml"; }
   void WriteConfig(const std::string& yaml) const;
 
+  // Later Starts run the shipper with this user and group id (through util-linux
+  // setpriv, which keeps the parent-death SIGKILL), e.g. to see permission errors a root
+  // test process would not meet. The binary and the config must be reachable by them.
+  void RunAs(uid_t uid, gid_t gid) { run_as_ = {uid, gid}; }
   Status Start();
   // SIGKILL and reap. Returns the exit status (128 + 9 expected).
   int Kill();
   // SIGTERM and wait up to `timeout_ms`; the exit status, -1 on timeout.
   int Stop(int timeout_ms = 20000);
+  // Started and not yet reaped (it may have exited on its own: see Alive).
   bool running() const { return process_ != nullptr && process_->running(); }
+  // Running and not exited (not a zombie).
+  bool Alive() const;
   pid_t pid() const { return running() ? process_->pid() : -1; }
   std::string Log() const;
   // The last `lines` lines of the log, for failure messages.
@@ -52,7 +59,12 @@ class ShipperProcess {
  private:
   std::string dir_;
   std::unique_ptr<Subprocess> process_;
+  std::optional<std::pair<uid_t, gid_t>> run_as_;
 };
+
+// True when `uid`/`gid` can run the logship binary (every directory on its path
+// searchable, the file executable): probes with `logship --help` through setpriv.
+bool CanRunLogshipAs(uid_t uid, gid_t gid);
 
 // GET http://127.0.0.1:<port>/metrics; the body.
 Result<std::string> ScrapeMetrics(int port);
