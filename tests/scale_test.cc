@@ -195,6 +195,7 @@ TEST_F(ScaleTest, ThreeParsersOnOneRedisStreamSurviveAKillAndStoreEveryEventOnce
   // The first half as one v1 entry per event, the second as batched v2 entries of 100.
   QueueConfig q;
   q.redis = redis.client_config();
+  q.redis.events_per_entry = 1;
   auto single = MakeRedisEventProducer(q).value();
   q.redis.events_per_entry = 100;
   auto batched = MakeRedisEventProducer(q).value();
@@ -217,38 +218,27 @@ TEST_F(ScaleTest, ThreeParsersOnOneRedisStreamSurviveAKillAndStoreEveryEventOnce
   ASSERT_EQ(consumers(), static_cast<size_t>(kParsers)) << Logs();
   publish(0, kEvents / 2);
 
-  // Kill a parser in the middle of a batch. Its reads show as a change of its oldest
-  // pending entry; the time between two reads is one cycle (read, parse, store, ack). It
-  // is killed half a cycle after a read, while it parses or stores that batch. Its
-  // consumer name dies with it; the others claim its entries once they are idle.
+  // Kill a parser in the middle of a batch: while it holds entries it read but has not
+  // acknowledged (they are acked only once stored). Timing a kill from outside races with
+  // a fast parser, so the victim is frozen (SIGSTOP) the moment it is seen holding entries,
+  // checked again while frozen (it cannot ack then), and killed. Its consumer name dies
+  // with it; the others claim its entries once they are idle.
   Subprocess& victim = *parsers_[0];
   const std::string victim_name = "scale-" + std::to_string(victim.pid());
-  auto oldest_pending = [&]() -> std::string {
-    auto r = client.Command({"XPENDING", "logship:events", "logship-parsers", "-", "+", "1", victim_name});
-    if (!r.ok() || !r->is_array() || r->elements.empty()) return "";
-    return r->elements[0].elements[0].str;
-  };
   auto held_entries = [&]() -> int64_t {
     auto r = client.Command({"XPENDING", "logship:events", "logship-parsers", "-", "+", "100000", victim_name});
     return r.ok() && r->is_array() ? static_cast<int64_t>(r->elements.size()) : 0;
   };
-  std::vector<Clock::time_point> reads;
-  std::string last = oldest_pending();
   int64_t victim_pending = 0;
   until = Clock::now() + seconds(30);
   while (Clock::now() < until && victim_pending == 0) {
-    std::string oldest = oldest_pending();
-    const bool just_read = oldest != last && !oldest.empty();
-    if (just_read) reads.push_back(Clock::now());
-    last = oldest;
-    if (just_read && reads.size() >= 3) {
-      // A cycle measured, and a read just now: half a cycle later it parses or stores
-      // that batch, and must still hold it (entries are acked only once stored).
-      std::this_thread::sleep_for((reads[1] - reads[0]) / 2);
+    if (held_entries() > 0) {
+      victim.Signal(SIGSTOP);
+      std::this_thread::sleep_for(milliseconds(20));  // a stop is delivered asynchronously
       victim_pending = held_entries();
-      last = oldest_pending();
+      if (victim_pending == 0) victim.Signal(SIGCONT);
     }
-    std::this_thread::sleep_for(milliseconds(1));
+    if (victim_pending == 0) std::this_thread::sleep_for(milliseconds(1));
   }
   ASSERT_GT(victim_pending, 0) << "the victim was never caught holding a batch\n" << Logs();
   victim.Signal(SIGKILL);

@@ -159,48 +159,98 @@ RedisEventProducer::RedisEventProducer(RedisConfig redis, std::string stream)
     : client_(redis),
       stream_(std::move(stream)),
       events_per_entry_(std::max<size_t>(redis.events_per_entry, 1)),
-      probe_(QueueProbe::For("redis", stream_)) {}
+      probe_(QueueProbe::For("redis", stream_)) {
+  AppendRespBulk(xadd_prefix_, "XADD");
+  AppendRespBulk(xadd_prefix_, stream_);
+  AppendRespBulk(xadd_prefix_, "*");
+}
+
+std::pair<size_t, size_t> RedisEventProducer::Encode(std::span<const Event> events) {
+  out_.clear();
+  size_t commands = 0, bytes = 0;
+  auto field = [&](std::string_view name, std::string_view value) {
+    AppendRespBulk(out_, name);
+    AppendRespBulk(out_, value);
+    bytes += name.size() + value.size();
+  };
+  if (events_per_entry_ <= 1) {
+    wire::EventFieldScratch scratch;
+    for (const Event& e : events) {
+      AppendRespArrayHeader(out_, 3 + 2 * wire::EventFieldCount(e));
+      out_ += xadd_prefix_;
+      wire::VisitEventFields(e, scratch, field);
+      ++commands;
+    }
+    return {commands, bytes};
+  }
+  // Consecutive events, up to events_per_entry_ and kMaxBatchEntryBytes of raw lines
+  // (at least one event) per entry.
+  size_t begin = 0;
+  while (begin < events.size()) {
+    size_t end = begin, raw = 0;
+    while (end < events.size() && end - begin < events_per_entry_ &&
+           (end == begin || raw + events[end].raw.size() <= kMaxBatchEntryBytes)) {
+      raw += events[end].raw.size();
+      ++end;
+    }
+    const wire::FieldList fields = wire::EncodeEventBatch(events.subspan(begin, end - begin));
+    AppendRespArrayHeader(out_, 3 + 2 * fields.size());
+    out_ += xadd_prefix_;
+    for (const auto& [k, v] : fields) field(k, v);
+    ++commands;
+    begin = end;
+  }
+  return {commands, bytes};
+}
 
 Status RedisEventProducer::Publish(std::span<const Event> events) {
-  if (events.empty()) return Status::Ok();
-  std::vector<wire::FieldList> encoded;
-  if (events_per_entry_ <= 1) {
-    encoded.reserve(events.size());
-    for (const Event& e : events) encoded.push_back(wire::EncodeEvent(e));
-  } else {
-    // Consecutive events, up to events_per_entry_ and kMaxBatchEntryBytes of raw lines
-    // (at least one event) per entry.
-    size_t begin = 0;
-    while (begin < events.size()) {
-      size_t end = begin, bytes = 0;
-      while (end < events.size() && end - begin < events_per_entry_ &&
-             (end == begin || bytes + events[end].raw.size() <= kMaxBatchEntryBytes)) {
-        bytes += events[end].raw.size();
-        ++end;
-      }
-      encoded.push_back(wire::EncodeEventBatch(events.subspan(begin, end - begin)));
-      begin = end;
+  if (!in_flight_.empty()) {
+    return Status::Permanent(client_.endpoint() + ": XADD " + stream_ + ": Publish while batches are in flight");
+  }
+  Begin(events);
+  return Finish();
+}
+
+void RedisEventProducer::Begin(std::span<const Event> events) {
+  InFlight& b = in_flight_.emplace_back();
+  b.events = events.size();
+  if (events.empty()) return;
+  auto [commands, bytes] = Encode(events);
+  Status st = client_.Send(out_, "XADD " + stream_);
+  if (out_.capacity() > (8u << 20)) std::string().swap(out_);  // do not keep a huge buffer
+  if (!st.ok()) {
+    b.status = std::move(st);
+    return;
+  }
+  b.commands = commands;
+  b.bytes = bytes;
+  b.connection = client_.connects();
+}
+
+Status RedisEventProducer::Finish() {
+  InFlight b = std::move(in_flight_.front());
+  in_flight_.pop_front();
+  Status st = std::move(b.status);
+  if (st.ok() && b.commands > 0) {
+    const std::string what = "XADD " + stream_;
+    if (!client_.connected() || client_.connects() != b.connection) {
+      // The connection these commands went out on failed while finishing an earlier batch
+      // (or writing a later one): their replies are lost; some may have been executed.
+      st = Status::Retryable(client_.endpoint() + ": " + what + ": connection lost before the replies");
+    } else {
+      // Permanent beats Retryable beats Ok; every reply is read, to stay in step.
+      Status worst;
+      Status read = client_.Receive(b.commands, what, [&](const RedisReply& r) {
+        if (r.type == RedisReply::Type::kString) return;
+        if (!worst.ok() && worst.code() == StatusCode::kPermanent) return;
+        Status one = r.is_error() ? ClassifyRedisError(0, r.str, client_.endpoint() + ": " + what)
+                                  : Status::Permanent(client_.endpoint() + ": " + what + ": unexpected XADD reply");
+        if (worst.ok() || one.code() == StatusCode::kPermanent) worst = std::move(one);
+      });
+      st = read.ok() ? std::move(worst) : std::move(read);
     }
   }
-  std::vector<RedisArgs> commands;
-  commands.reserve(encoded.size());
-  size_t bytes = 0;
-  for (const wire::FieldList& fields : encoded) {
-    bytes += FieldBytes(fields);
-    RedisArgs& args = commands.emplace_back();
-    args.reserve(3 + 2 * fields.size());
-    args.push_back("XADD");
-    args.push_back(stream_);
-    args.push_back("*");
-    for (const auto& [k, v] : fields) {
-      args.push_back(k);
-      args.push_back(v);
-    }
-  }
-  auto replies = client_.Pipeline(commands);
-  if (!replies.ok()) return Count(probe_, replies.status(), 0, 0);
-  return Count(probe_, CheckXaddReplies(*replies, client_.endpoint() + ": XADD " + stream_),
-               events.size(), bytes);
+  return Count(probe_, std::move(st), b.events, b.bytes);
 }
 
 RedisSampleProducer::RedisSampleProducer(RedisConfig redis, std::string stream)

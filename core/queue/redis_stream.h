@@ -1,8 +1,8 @@
 // The queue between tiers on Redis Streams (docs/redis-streams.md).
 //
-// Producers XADD one entry per event (wire v1), or with queue.redis.events_per_entry > 1
-// up to that many events per zlib-compressed v2 entry, in one pipelined round trip, and
-// never trim the stream. Consumers read with XREADGROUP in a consumer group: first their
+// Producers XADD up to queue.redis.events_per_entry events (default 100) per
+// zlib-compressed v2 entry, or with 1 one wire v1 entry per event, pipelined (several
+// batches in flight on one connection), and never trim the stream. Consumers read with XREADGROUP in a consumer group: first their
 // own pending entries (left over from a previous run under the same consumer name), then
 // entries idle past queue.redis.claim_idle on other (dead) consumers (XAUTOCLAIM, every
 // claim_interval), then new ones; an entry stays pending until Ack (XACK). An entry
@@ -38,22 +38,51 @@ namespace logship {
 
 // Publishes each event as one stream entry: XADD <stream> * <wire::EncodeEvent fields>;
 // with redis.events_per_entry > 1, consecutive events (up to that many, and up to
-// kMaxBatchEntryBytes of raw lines) as one wire::EncodeEventBatch entry. Thread-compatible.
+// kMaxBatchEntryBytes of raw lines) as one wire::EncodeEventBatch entry. The commands are
+// written in the Redis protocol straight from the events (no per-event allocation).
+//
+// Pipelined: Begin writes a batch's XADDs on the connection and returns without reading;
+// Finish reads the oldest begun batch's replies. Up to kMaxInFlight batches are in flight
+// on one connection, so Redis works on one while the caller reads the next. When the
+// connection fails, the batch being finished and every later one still on that
+// connection fail Retryable (part of them may be in the stream: publishing them again is
+// safe, ids are deterministic); a batch begun after that goes out on a new connection.
+// Thread-compatible.
 class RedisEventProducer final : public EventProducer {
  public:
   static constexpr size_t kMaxBatchEntryBytes = 1 << 20;
+  static constexpr size_t kMaxInFlight = 4;
 
   RedisEventProducer(RedisConfig redis, std::string stream);
   // Ok only when every XADD replied with an id. Retryable on a connection failure (part of
   // the batch may be in the stream; publishing it again is safe, ids are deterministic)
   // or a transient reply (OOM, LOADING); Permanent when any XADD was rejected otherwise.
+  // REQUIRES: nothing begun and not finished.
   Status Publish(std::span<const Event> events) override;
 
+  size_t max_in_flight() const override { return kMaxInFlight; }
+  void Begin(std::span<const Event> events) override;
+  // What Publish would have returned for the oldest begun batch.
+  Status Finish() override;
+
  private:
+  struct InFlight {
+    size_t commands = 0;     // XADDs written, replies to read
+    size_t events = 0;
+    size_t bytes = 0;        // field bytes, for the probe
+    uint64_t connection = 0; // client_.connects() when written
+    Status status;           // not Ok: the batch failed in Begin (nothing to read)
+  };
+  // Appends the XADDs of `events` to out_; returns how many commands and field bytes.
+  std::pair<size_t, size_t> Encode(std::span<const Event> events);
+
   RedisClient client_;
   const std::string stream_;
   const size_t events_per_entry_;
   const QueueProbe probe_;
+  std::string xadd_prefix_;        // "$4\r\nXADD\r\n$<n>\r\n<stream>\r\n$1\r\n*\r\n"
+  std::string out_;                // the batch being written, reused
+  std::deque<InFlight> in_flight_; // oldest first
 };
 
 // Publishes all samples of one Publish call as one entry (wire::EncodeSamples).

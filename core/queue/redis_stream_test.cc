@@ -7,7 +7,10 @@
 #include <atomic>
 #include <chrono>
 #include <ctime>
+#include <deque>
+#include <functional>
 #include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -59,9 +62,12 @@ class RedisStreamTest : public ::testing::Test {
     ASSERT_TRUE(server_->Start().ok());
   }
 
+  // One v1 entry per event unless a test asks for batched entries (entry counts, PELs and
+  // dead letters below are per event).
   QueueConfig Queue() {
     QueueConfig q;
     q.redis = server_->client_config();
+    q.redis.events_per_entry = 1;
     q.events_stream = kStream;
     q.metrics_stream = "test:metrics";
     return q;
@@ -307,6 +313,167 @@ TEST_F(PersistentRedisStreamTest, CrashDuringPublishLoopLosesNothingAcknowledged
   size_t total = static_cast<size_t>(Cmd({"XLEN", kStream}).integer);
   ASSERT_GE(total, static_cast<size_t>(kBatches * kBatch));
   auto got = PollN(*consumer, total, 5000);
+  ASSERT_EQ(got.size(), total);
+  for (auto& d : got) ids.insert(d.value.id);
+  EXPECT_EQ(ids.size(), static_cast<size_t>(kBatches * kBatch));
+}
+
+// Publishes `batches` the way the shipper's tail loop does: up to max_in_flight() begun
+// before the oldest is finished; after a failed Finish the others are finished too and
+// every failed batch is published again, in order, until it is taken (or 30 s passed).
+// Returns the number of failed Finish/Publish calls, or -1 on a non-retryable failure.
+int PublishLikeTheShipper(EventProducer& producer, const std::vector<std::vector<Event>>& batches,
+                          const std::function<void(size_t)>& on_acked = {}) {
+  int failures = 0;
+  std::deque<size_t> in_flight;
+  auto republish = [&](size_t b) {
+    auto deadline = std::chrono::steady_clock::now() + seconds(30);
+    for (;;) {
+      Status st = producer.Publish(batches[b]);
+      if (st.ok()) return true;
+      ++failures;
+      if (!st.retryable() || std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(milliseconds(20));
+    }
+  };
+  auto finish_oldest = [&]() -> bool {
+    Status st = producer.Finish();
+    if (st.ok()) {
+      if (on_acked) on_acked(in_flight.front());
+      in_flight.pop_front();
+      return true;
+    }
+    if (!st.retryable()) return false;
+    ++failures;
+    std::vector<bool> failed = {true};
+    for (size_t i = 1; i < in_flight.size(); ++i) {
+      Status later = producer.Finish();
+      if (!later.ok() && !later.retryable()) return false;
+      failures += later.ok() ? 0 : 1;
+      failed.push_back(!later.ok());
+    }
+    for (size_t i = 0; i < in_flight.size(); ++i) {
+      if (failed[i] && !republish(in_flight[i])) return false;
+      if (on_acked) on_acked(in_flight[i]);
+    }
+    in_flight.clear();
+    return true;
+  };
+  for (size_t b = 0; b < batches.size(); ++b) {
+    if (in_flight.size() >= producer.max_in_flight() && !finish_oldest()) return -1;
+    producer.Begin(batches[b]);
+    in_flight.push_back(b);
+  }
+  while (!in_flight.empty()) {
+    if (!finish_oldest()) return -1;
+  }
+  return failures;
+}
+
+std::vector<std::vector<Event>> MakeBatches(int count, int size) {
+  std::vector<std::vector<Event>> batches;
+  for (int b = 0; b < count; ++b) batches.push_back(MakeEvents(b * size, (b + 1) * size));
+  return batches;
+}
+
+TEST_F(RedisStreamTest, PipelinedBatchesArriveInOrder) {
+  auto producer = Producer();
+  ASSERT_GT(producer->max_in_flight(), 1u);
+  auto batches = MakeBatches(10, 1000);
+  std::vector<size_t> acked;
+  ASSERT_EQ(PublishLikeTheShipper(*producer, batches, [&](size_t b) { acked.push_back(b); }), 0);
+  ASSERT_EQ(acked.size(), 10u);
+  for (size_t i = 0; i < acked.size(); ++i) EXPECT_EQ(acked[i], i);
+  EXPECT_EQ(Cmd({"XLEN", kStream}).integer, 10000);
+  auto got = PollN(*Consumer(), 10000);
+  ASSERT_EQ(got.size(), 10000u);
+  for (int i = 0; i < 10000; ++i) {
+    ExpectSameEvent(got[i].value, MakeEvent(i));
+    if (::testing::Test::HasFailure()) break;
+  }
+}
+
+TEST_F(RedisStreamTest, RejectedPipelinedBatchesFailEachInOrderAndTheConnectionStaysInStep) {
+  auto producer = Producer();
+  Cmd({"SET", kStream, "not a stream"});
+  auto batches = MakeBatches(3, 200);
+  for (const auto& b : batches) producer->Begin(b);
+  for (size_t i = 0; i < batches.size(); ++i) EXPECT_EQ(producer->Finish().code(), StatusCode::kPermanent) << i;
+  // Every reply of the rejected batches was read: the next one is answered on its own.
+  Cmd({"DEL", kStream});
+  producer->Begin(batches[0]);
+  producer->Begin(batches[1]);
+  EXPECT_TRUE(producer->Finish().ok());
+  EXPECT_TRUE(producer->Finish().ok());
+  EXPECT_EQ(Cmd({"XLEN", kStream}).integer, 400);
+}
+
+TEST_F(PersistentRedisStreamTest, KillWithBatchesInFlightFailsThemAllAndRepublishingLosesNothing) {
+  auto producer = Producer();
+  auto batches = MakeBatches(5, 500);
+  ASSERT_TRUE(producer->Publish(batches[0]).ok());
+  // Writes are held: the next batches reach Redis but none of them is executed, so no
+  // reply can come back before the crash.
+  Cmd({"CLIENT", "PAUSE", "30000", "WRITE"});
+  for (size_t b = 1; b < batches.size(); ++b) producer->Begin(batches[b]);
+  server_->Kill();
+  ASSERT_TRUE(server_->Start().ok());
+  for (size_t b = 1; b < batches.size(); ++b) {
+    Status st = producer->Finish();
+    EXPECT_EQ(st.code(), StatusCode::kRetryable) << b << ": " << st.message();
+  }
+  EXPECT_EQ(Cmd({"XLEN", kStream}).integer, 500);  // only what was acknowledged
+  for (size_t b = 1; b < batches.size(); ++b) ASSERT_TRUE(producer->Publish(batches[b]).ok()) << b;
+  auto got = PollN(*Consumer(), 2500);
+  ASSERT_EQ(got.size(), 2500u);
+  for (int i = 0; i < 2500; ++i) ASSERT_EQ(got[i].value.id, MakeEvent(i).id) << i;
+}
+
+TEST_F(RedisStreamTest, BatchesOfALostConnectionFailEvenAfterALaterBatchReconnected) {
+  auto producer = Producer();
+  auto batches = MakeBatches(3, 300);
+  ASSERT_TRUE(producer->Publish(MakeEvents(0, 1)).ok());  // connected
+  Cmd({"CLIENT", "PAUSE", "30000", "WRITE"});
+  producer->Begin(batches[0]);
+  producer->Begin(batches[1]);
+  Cmd({"CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"});  // drops the producer's connection
+  Cmd({"CLIENT", "UNPAUSE"});
+  EXPECT_EQ(producer->Finish().code(), StatusCode::kRetryable);  // notices the loss
+  producer->Begin(batches[2]);  // on a new connection
+  // batches[1] went out on the lost connection: the replies on the new one are not its.
+  EXPECT_EQ(producer->Finish().code(), StatusCode::kRetryable);
+  EXPECT_TRUE(producer->Finish().ok());
+  EXPECT_EQ(Cmd({"XLEN", kStream}).integer, 1 + 300);
+}
+
+TEST_F(PersistentRedisStreamTest, CrashDuringPipelinedPublishingLosesNothing) {
+  constexpr int kBatches = 40, kBatch = 2000;
+  const auto batches = MakeBatches(kBatches, kBatch);
+  std::atomic<int> acked{0};
+  std::atomic<int> failures{0};
+  std::set<size_t> acked_batches;
+  std::mutex mu;
+  std::thread publisher([&] {
+    auto producer = Producer();
+    failures = PublishLikeTheShipper(*producer, batches, [&](size_t b) {
+      std::lock_guard<std::mutex> lock(mu);
+      acked_batches.insert(b);
+      acked++;
+    });
+  });
+  // Crash Redis while batches are in flight, then bring it back.
+  while (acked.load() < 3) std::this_thread::yield();
+  server_->Kill();
+  ASSERT_TRUE(server_->Start().ok());
+  publisher.join();
+  ASSERT_GE(failures.load(), 1) << "the crash was not noticed";
+  std::printf("failed finishes/publishes during the crash: %d\n", failures.load());
+  EXPECT_EQ(acked_batches.size(), static_cast<size_t>(kBatches));
+
+  std::set<std::string> ids;
+  size_t total = static_cast<size_t>(Cmd({"XLEN", kStream}).integer);
+  ASSERT_GE(total, static_cast<size_t>(kBatches * kBatch));
+  auto got = PollN(*Consumer(), total, 5000);
   ASSERT_EQ(got.size(), total);
   for (auto& d : got) ids.insert(d.value.id);
   EXPECT_EQ(ids.size(), static_cast<size_t>(kBatches * kBatch));
@@ -642,6 +809,20 @@ TEST_F(RedisGroupTest, OmhiredisListItemsAreImportedOnceInPushOrder) {
     for (int i = 0; i < 500; ++i) EXPECT_EQ(again[i].value.id, ids[2000 + i]);
     ASSERT_TRUE(c->Ack(again).ok());
     EXPECT_EQ(PendingCount(q.events_stream), 0);
+  }
+}
+
+TEST_F(RedisGroupTest, PipelinedBatchedEntriesArriveInOrder) {
+  QueueConfig q = Queue();
+  q.redis.events_per_entry = 100;
+  auto producer = MakeRedisEventProducer(q).value();
+  ASSERT_EQ(PublishLikeTheShipper(*producer, MakeBatches(8, 1000)), 0);
+  EXPECT_EQ(Cmd({"XLEN", kStream}).integer, 80);
+  auto got = PollN(*Consumer(), 8000);
+  ASSERT_EQ(got.size(), 8000u);
+  for (int i = 0; i < 8000; ++i) {
+    ExpectSameEvent(got[i].value, MakeEvent(i));
+    if (::testing::Test::HasFailure()) break;
   }
 }
 

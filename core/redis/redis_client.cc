@@ -4,6 +4,7 @@
 #include <sys/time.h>
 
 #include <cerrno>
+#include <charconv>
 #include <array>
 #include <utility>
 
@@ -181,6 +182,61 @@ Result<std::vector<RedisReply>> RedisClient::Pipeline(std::span<const RedisArgs>
     freeReplyObject(reply);
   }
   return replies;
+}
+
+void AppendRespArrayHeader(std::string& out, size_t count) {
+  char buf[24];
+  buf[0] = '*';
+  char* end = std::to_chars(buf + 1, buf + sizeof buf, count).ptr;
+  out.append(buf, end).append("\r\n", 2);
+}
+
+void AppendRespBulk(std::string& out, std::string_view arg) {
+  char buf[24];
+  buf[0] = '$';
+  char* end = std::to_chars(buf + 1, buf + sizeof buf, arg.size()).ptr;
+  *end++ = '\r';
+  *end++ = '\n';
+  out.append(buf, end).append(arg).append("\r\n", 2);
+}
+
+Status RedisClient::Send(std::string_view resp, std::string_view what) {
+  LOGSHIP_RETURN_IF_ERROR(Connect());
+  LOGSHIP_RETURN_IF_ERROR(SetReadTimeout(config_.timeout));
+  if (resp.empty()) return Status::Ok();
+  if (redisAppendFormattedCommand(ctx_, resp.data(), resp.size()) != REDIS_OK) return ConnectionError(what);
+  int done = 0;
+  while (done == 0) {
+    // Blocking socket: each call writes what the kernel takes, waiting at most the timeout.
+    if (redisBufferWrite(ctx_, &done) != REDIS_OK) return ConnectionError(what);
+  }
+  return Status::Ok();
+}
+
+Status RedisClient::Receive(size_t count, std::string_view what,
+                            const std::function<void(const RedisReply&)>& on_reply) {
+  if (ctx_ == nullptr) return ClassifyRedisError(REDIS_ERR_EOF, "connection lost", endpoint_ + ": " + std::string(what));
+  RedisReply converted;
+  for (size_t i = 0; i < count; ++i) {
+    void* raw = nullptr;
+    if (redisGetReply(ctx_, &raw) != REDIS_OK || raw == nullptr) return ConnectionError(what);
+    auto* reply = static_cast<redisReply*>(raw);
+    if (reply->type == REDIS_REPLY_STRING || reply->type == REDIS_REPLY_STATUS ||
+        reply->type == REDIS_REPLY_ERROR) {
+      // The common case (an XADD id) reuses one reply's string: no allocation per reply.
+      converted.type = reply->type == REDIS_REPLY_STRING   ? RedisReply::Type::kString
+                       : reply->type == REDIS_REPLY_STATUS ? RedisReply::Type::kStatus
+                                                           : RedisReply::Type::kError;
+      converted.str.assign(reply->str, reply->len);
+      converted.integer = 0;
+      converted.elements.clear();
+      on_reply(converted);
+    } else {
+      on_reply(Convert(reply));
+    }
+    freeReplyObject(reply);
+  }
+  return Status::Ok();
 }
 
 Result<RedisReply> RedisClient::Command(const RedisArgs& args, std::chrono::milliseconds extra_wait) {

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -51,6 +52,11 @@ bool RedisErrorIs(std::string_view message, std::string_view code);
 // One command: its arguments, binary safe. The views must outlive the call they are passed to.
 using RedisArgs = std::vector<std::string_view>;
 
+// The Redis protocol (RESP) encoding of a command, appended to `out`: AppendRespArrayHeader
+// with the number of arguments, then AppendRespBulk for each. What RedisClient::Send takes.
+void AppendRespArrayHeader(std::string& out, size_t count);
+void AppendRespBulk(std::string& out, std::string_view arg);
+
 // Thread-compatible: one thread at a time. Construction does no I/O; the first command
 // connects, and a command after a connection failure reconnects (connect, AUTH, SELECT).
 class RedisClient {
@@ -76,6 +82,17 @@ class RedisClient {
                                            std::chrono::milliseconds extra_wait = {});
   // One command; same contract as Pipeline.
   Result<RedisReply> Command(const RedisArgs& args, std::chrono::milliseconds extra_wait = {});
+
+  // Split pipelining, for callers that keep several groups of commands in flight on one
+  // connection: Send writes `resp` (commands already in the Redis protocol, see
+  // AppendRespCommand) and returns once the kernel took every byte, without reading;
+  // Receive reads the next `count` replies in order, calling on_reply(reply) for each
+  // (`reply` is valid only during the call). Both connect first when needed; a failure
+  // of either is connection-level (Retryable), drops the connection, and so fails every
+  // reply still unread: callers compare connects() before and after to tell which sent
+  // commands can still be answered. Error replies are replies, not failures.
+  Status Send(std::string_view resp, std::string_view what);
+  Status Receive(size_t count, std::string_view what, const std::function<void(const RedisReply&)>& on_reply);
 
   // "redis 127.0.0.1:6379": used as context in messages. Never contains the password.
   const std::string& endpoint() const { return endpoint_; }

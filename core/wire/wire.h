@@ -59,6 +59,9 @@ void VisitEventFields(const Event& event, EventFieldScratch& scratch, Emit&& emi
   }
 }
 
+// How many fields VisitEventFields emits for `event`.
+inline size_t EventFieldCount(const Event& event) { return event.syslog ? 14 : 8; }
+
 // The fields of VisitEventFields as a list.
 FieldList EncodeEvent(const Event& event);
 
@@ -92,6 +95,23 @@ bool IsEventBatch(const FieldList& fields);
 // wrong) when a field is missing, the data does not inflate, a record is truncated, the
 // count differs from "n", or a bound above is exceeded.
 Result<std::vector<Event>> DecodeEventBatch(const FieldList& fields, std::string_view entry_id);
+
+// Kafka messages (docs/wire-format.md, "Kafka"): the value is the raw line, the key
+// "<host>:<source>", and the other fields travel in one header, kKafkaEventHeader, whose
+// value is a record of the batched-entry layout without the raw line (KafkaEventHeader).
+// Messages of earlier shippers carry the v1 fields as separate headers instead ("v", "id",
+// ...); consumers read both (the DecodeEvent of headers + value for those).
+inline constexpr std::string_view kKafkaEventHeader = "e";
+
+// Appends to `out` the kKafkaEventHeader value of `event` as published with `key`. When
+// `key` is event.host + ":" + event.source, host and source are not repeated in the
+// header (flag bit 1: only the host's length is).
+void AppendKafkaEventHeader(const Event& event, std::string_view key, std::string& out);
+// Decodes a message whose kKafkaEventHeader is `header`: raw = `value`. Corruption
+// (naming `message_id` and what is wrong) when the header is truncated or malformed, has
+// bytes past its end, or refers to a key it does not match.
+Result<Event> DecodeKafkaEvent(std::string_view key, std::string_view header, std::string_view value,
+                               std::string_view message_id);
 
 // Samples travel as Prometheus text exposition lines with timestamps, one entry per batch:
 // fields v=1, samples="<name>{<labels>} <value> <timestamp_ms>\n...".

@@ -1,7 +1,8 @@
 // libFuzzer target for the wire decoders: queue entries (field lists: v1 events, v2 batched
-// events, samples) and Prometheus text.
+// events, samples), Kafka event headers and Prometheus text.
 // Input: entries' fields separated by NUL bytes (name, value, name, value...); the same
-// bytes are also parsed as Prometheus text and as a samples entry.
+// bytes are also parsed as Prometheus text, as a samples entry, and as a Kafka message
+// (key = first name, "e" header = first value, value = second name).
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -38,6 +39,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!again.ok() || again->size() != batch->size()) __builtin_trap();
     for (size_t i = 0; i < batch->size(); ++i) {
       if ((*again)[i].raw != (*batch)[i].raw || (*again)[i].id != (*batch)[i].id) __builtin_trap();
+    }
+  }
+  if (!fields.empty()) {
+    // A Kafka message: key = the first name, "e" header = its value, value = the next name.
+    const std::string& key = fields[0].first;
+    const std::string& header = fields[0].second;
+    const std::string value = fields.size() > 1 ? fields[1].first : std::string();
+    auto kafka = logship::wire::DecodeKafkaEvent(key, header, value, "t/0/0");
+    if (kafka.ok()) {
+      // What decodes must encode (under the same key) and decode to the same event.
+      std::string again;
+      logship::wire::AppendKafkaEventHeader(*kafka, key, again);
+      auto round = logship::wire::DecodeKafkaEvent(key, again, value, "t/0/0");
+      if (!round.ok() || round->id != kafka->id || round->host != kafka->host || round->source != kafka->source ||
+          round->time_ns != kafka->time_ns || round->offset != kafka->offset || round->raw != kafka->raw) {
+        __builtin_trap();
+      }
     }
   }
   auto samples = logship::wire::ParsePrometheusText(in, 0);

@@ -177,6 +177,99 @@ TEST(WireTest, BrokenEntriesNameTheProblem) {
   EXPECT_FALSE(DecodeEvent(bad_offset, "s", "1-0", 0).ok());
 }
 
+Event KafkaTestEvent(bool syslog) {
+  Event e;
+  e.id = "0123456789abcdef:42";
+  e.time_ns = -5;  // zigzag: negative times survive too
+  e.host = "web-1";
+  e.source = "udp://10.0.0.1:514";  // a ':' in the source
+  e.type = "nginx";
+  e.offset = 1ull << 40;
+  static constexpr char kRaw[] = "bad \xff\xfe utf8 and a \0 NUL";
+  e.raw = std::string(kRaw, sizeof kRaw - 1);
+  if (syslog) e.syslog = SyslogHeader{4, -1, "su", "123", "ID47", "[x@1 a=\"b\"]"};
+  return e;
+}
+
+void ExpectSameKafkaEvent(const Event& got, const Event& want) {
+  EXPECT_EQ(got.id, want.id);
+  EXPECT_EQ(got.time_ns, want.time_ns);
+  EXPECT_EQ(got.host, want.host);
+  EXPECT_EQ(got.source, want.source);
+  EXPECT_EQ(got.type, want.type);
+  EXPECT_EQ(got.offset, want.offset);
+  EXPECT_EQ(got.raw, want.raw);
+  ASSERT_EQ(got.syslog.has_value(), want.syslog.has_value());
+  if (want.syslog) {
+    EXPECT_EQ(got.syslog->facility, want.syslog->facility);
+    EXPECT_EQ(got.syslog->severity, want.syslog->severity);
+    EXPECT_EQ(got.syslog->app, want.syslog->app);
+    EXPECT_EQ(got.syslog->procid, want.syslog->procid);
+    EXPECT_EQ(got.syslog->msgid, want.syslog->msgid);
+    EXPECT_EQ(got.syslog->structured_data, want.syslog->structured_data);
+  }
+}
+
+TEST(WireTest, KafkaEventHeaderRoundTripsEveryFieldAndTakesHostAndSourceFromTheKey) {
+  for (bool syslog : {false, true}) {
+    const Event e = KafkaTestEvent(syslog);
+    const std::string key = e.host + ":" + e.source;
+    std::string header;
+    AppendKafkaEventHeader(e, key, header);
+    // host and source are not repeated: only the host's length is.
+    EXPECT_EQ(header.find(e.source), std::string::npos);
+    EXPECT_EQ(header[0], syslog ? 3 : 2);
+    auto d = DecodeKafkaEvent(key, header, e.raw, "t/0/1");
+    ASSERT_TRUE(d.ok()) << d.status().ToString();
+    ExpectSameKafkaEvent(*d, e);
+
+    // Another key (or none): host and source travel in the header.
+    std::string full;
+    AppendKafkaEventHeader(e, "other", full);
+    EXPECT_NE(full.find(e.source), std::string::npos);
+    for (std::string_view k : {std::string_view("other"), std::string_view()}) {
+      auto f = DecodeKafkaEvent(k, full, e.raw, "t/0/1");
+      ASSERT_TRUE(f.ok()) << f.status().ToString();
+      ExpectSameKafkaEvent(*f, e);
+    }
+  }
+  // Far smaller than the v1 headers it replaces.
+  const Event e = KafkaTestEvent(false);
+  std::string header;
+  AppendKafkaEventHeader(e, e.host + ":" + e.source, header);
+  size_t v1 = 0;
+  for (const auto& [k, v] : EncodeEvent(e)) v1 += k == "msg" ? 0 : k.size() + v.size();
+  EXPECT_LT(header.size() * 2, v1) << header.size() << " vs " << v1;
+}
+
+TEST(WireTest, BrokenKafkaEventHeadersAreCorruptionNamingTheMessage) {
+  const Event e = KafkaTestEvent(true);
+  const std::string key = e.host + ":" + e.source;
+  std::string header;
+  AppendKafkaEventHeader(e, key, header);
+  // Every truncation fails, none crashes.
+  for (size_t n = 0; n < header.size(); ++n) {
+    auto d = DecodeKafkaEvent(key, header.substr(0, n), e.raw, "t/3/7");
+    ASSERT_FALSE(d.ok()) << n;
+    EXPECT_EQ(d.status().code(), StatusCode::kCorruption);
+    EXPECT_NE(d.status().message().find("t/3/7"), std::string::npos) << d.status().message();
+  }
+  EXPECT_FALSE(DecodeKafkaEvent(key, header + "x", e.raw, "m").ok());        // trailing bytes
+  EXPECT_FALSE(DecodeKafkaEvent("web-1", header, e.raw, "m").ok());          // key too short
+  EXPECT_FALSE(DecodeKafkaEvent("web-12:x", header, e.raw, "m").ok());       // no ':' after the host
+  EXPECT_FALSE(DecodeKafkaEvent(key, "\x04" + header.substr(1), e.raw, "m").ok());  // unknown flag
+}
+
+TEST(WireTest, EventFieldCountIsWhatVisitEventFieldsEmits) {
+  for (bool syslog : {false, true}) {
+    const Event e = KafkaTestEvent(syslog);
+    EventFieldScratch scratch;
+    size_t n = 0;
+    VisitEventFields(e, scratch, [&](std::string_view, std::string_view) { ++n; });
+    EXPECT_EQ(EventFieldCount(e), n);
+  }
+}
+
 TEST(WireTest, SamplesRoundTripThroughPrometheusText) {
   std::vector<Sample> in = {{"http_requests", {{"host", "web-1"}, {"status", "502"}}, 1700000010000, 37},
                             {"host_cpu_utilisation", {{"host", "a\"b\\c\nd"}}, 1700000000000, 0.25}};
