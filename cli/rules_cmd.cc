@@ -290,9 +290,12 @@ void AddRulesCommand(CLI::App& app) {
   CLI::App* test = rules->add_subcommand(
       "test", "Show the fields lines produce, or run a YAML file of sample -> expected cases (exit 1 on a failure)");
   test->add_option("-c,--config", args->config, "Take rules, patterns, ecs_compatibility and timezone from this config");
-  test->add_option("-r,--rules", args->rules, "Rule file or directory (repeatable)");
+  // Repeatable options take one value each, so `-p DIR cases.yaml` leaves cases.yaml
+  // to the positional argument.
+  test->add_option("-r,--rules", args->rules, "Rule file or directory (repeatable)")->allow_extra_args(false);
   test->add_option("-p,--patterns", args->patterns,
-                   "Pattern directory (repeatable; default: the patterns directory beside the rules directory)");
+                   "Pattern directory (repeatable; default: the patterns directory beside the rules directory)")
+      ->allow_extra_args(false);
   test->add_option("--ecs-compatibility", args->ecs_compatibility, "Pattern field names: disabled, v1 or v8");
   test->add_option("--timezone", args->timezone, "Zone of timestamps written without an offset");
   test->add_option("--type", args->type, "The event's type (selects rules by `when`)");
@@ -300,7 +303,8 @@ void AddRulesCommand(CLI::App& app) {
   test->add_option("--host", args->host, "The event's host");
   test->add_option("--received", args->received, "The event's ingest time (RFC 3339; default now)");
   test->add_option("-e,--expression", args->expression, "Test this grok expression instead of rules");
-  test->add_option("-l,--line", args->lines, "A line to parse (repeatable; default: lines from stdin)");
+  test->add_option("-l,--line", args->lines, "A line to parse (repeatable; default: lines from stdin)")
+      ->allow_extra_args(false);
   test->add_option("--format", args->format, "Output: text or json (one object per line)")
       ->check(CLI::IsMember({"text", "json"}));
   test->add_flag("--strict", args->strict, "Exit 1 when a line does not parse");

@@ -1,6 +1,8 @@
 // libFuzzer target for the grok compiler and matcher. Built only by a clang fuzz build:
 //   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I include -I .
-//     parser/grok/grok_fuzz.cc parser/grok/grok.cc core/base/status.cc -lre2 -o grok_fuzz
+//     parser/grok/grok_fuzz.cc parser/grok/grok.cc parser/grok/segmented.cc
+//     core/base/status.cc -lre2 -o grok_fuzz
+// (or cmake -DLOGSHIP_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++, target grok_fuzz)
 //   ./grok_fuzz parser/grok/fuzz_corpus
 // Input: the first line is a grok expression, the rest is the log line to match. Every
 // input also runs through the shipped NGINX_ACCESS and COMBINEDAPACHELOG patterns.

@@ -77,7 +77,15 @@ const char* kTopLevel[] = {
     "CISCOFW304001", "CISCOFW313001_313004_313008", "CISCOFW733100", "NETSCREENSESSIONLOG", "SHOREWALL",
     "SFW2", "EXIM", "RT_FLOW1", "RT_FLOW2", "RT_FLOW3", "BACULA_LOGLINE", "MCOLLECTIVE",
     "MCOLLECTIVEAUDIT", "RAILS3", "RUBY_LOGGER", "MAVEN_VERSION",
+    // More Cisco ASA messages (tests/cisco_asa.yaml).
+    "CISCOFW104001", "CISCOFW104003", "CISCOFW105005", "CISCOFW105008", "CISCOFW106006_106007_106010",
+    "CISCOFW106014", "CISCOFW106015", "CISCOFW106021", "CISCOFW106100_2_3", "CISCOFW110002", "CISCOFW302010",
+    "CISCOFW302020_302021", "CISCOFW305011", "CISCOFW321001", "CISCOFW402117", "CISCOFW419002", "CISCOFW500004",
+    "CISCOFW602303_602304", "CISCOFW710001_710002_710003_710005_710006",
+    "BRO_HTTP", "BRO_DNS", "BRO_CONN", "BRO_FILES",
 };
+// Log formats Logstash defines for ECS naming only (patterns/ecs-v1/zeek).
+const char* kTopLevelEcsOnly[] = {"ZEEK_HTTP", "ZEEK_DNS", "ZEEK_CONN", "ZEEK_FILES"};
 
 TEST(PatternConformanceTest, EveryLogPatternHasCasesForBothNamings) {
   std::map<std::string, std::set<std::string>> covered;  // pattern -> {"legacy", "ecs"}
@@ -94,6 +102,10 @@ TEST(PatternConformanceTest, EveryLogPatternHasCasesForBothNamings) {
   for (const char* name : kTopLevel) {
     EXPECT_TRUE(covered[name].count("legacy")) << name << ": no legacy case in rules/patterns/tests/";
     EXPECT_TRUE(covered[name].count("ecs")) << name << ": no ECS case in rules/patterns/tests/";
+  }
+  for (const char* name : kTopLevelEcsOnly) {
+    EXPECT_TRUE(covered[name].count("ecs")) << name << ": no ECS case in rules/patterns/tests/";
+    EXPECT_EQ(Library(PatternNaming::kLegacy).Find(name), nullptr) << name << " is ECS-only in Logstash";
   }
 }
 

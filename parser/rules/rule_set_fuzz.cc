@@ -1,5 +1,10 @@
 // libFuzzer target for the parse-rule loader: any YAML gives a rule set or an error
-// naming the file, never a crash; a rule set that loads parses a line.
+// naming the file, never a crash; a rule set that loads parses a line. Built by a clang
+// fuzz build (cmake -DLOGSHIP_FUZZ=ON, target rule_set_fuzz) or directly:
+//   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I include -I .
+//     parser/rules/rule_set_fuzz.cc parser/rules/rule_set.cc parser/rules/timestamp.cc
+//     parser/grok/grok.cc parser/grok/segmented.cc core/base/status.cc -lre2 -lyaml-cpp
+//   ./rule_set_fuzz parser/rules/fuzz_corpus
 #include <cstddef>
 #include <cstdint>
 #include <string>

@@ -147,6 +147,11 @@ std::optional<int64_t> Resolve(const Civil& c, const TimeZone* zone, int64_t ref
     year = YearOfDays(FloorDiv(ref_local, 86400));
     if (ToUtcSeconds(c, year, zone) > ref_s + 86400) --year;
   }
+  // A day the month does not have (Feb 30, Apr 31, Feb 29 of a common year) is not a
+  // date: Joda (Logstash's date filter) rejects it too, rather than rolling over.
+  static constexpr int kDaysIn[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  if (c.day > kDaysIn[c.mon - 1] + (c.mon == 2 && leap ? 1 : 0)) return std::nullopt;
   int64_t secs = ToUtcSeconds(c, year, zone);
   if (secs > INT64_MAX / kNsPerSec - 1 || secs < INT64_MIN / kNsPerSec + 1) return std::nullopt;
   return secs * kNsPerSec + c.frac_ns;

@@ -29,6 +29,13 @@ TEST(TimestampTest, NamedFormats) {
   EXPECT_EQ(ParseTimestamp("971211336.5", TimestampFormat::kUnix, 0), 971211336LL * kS + 500'000'000);
   EXPECT_EQ(ParseTimestamp("971211336123", TimestampFormat::kUnixMs, 0), 971211336123LL * 1'000'000);
   EXPECT_FALSE(ParseTimestamp("2000-13-01T00:00:00Z", TimestampFormat::kIso8601, 0));
+  // Days a month does not have are rejected, not rolled over into the next month.
+  EXPECT_FALSE(ParseTimestamp("2023-02-29T00:00:00Z", TimestampFormat::kIso8601, 0));
+  EXPECT_FALSE(ParseTimestamp("2024-04-31T00:00:00Z", TimestampFormat::kIso8601, 0));
+  EXPECT_FALSE(ParseTimestamp("30/Feb/2024:00:00:00 +0000", TimestampFormat::kHttpDate, 0));
+  EXPECT_EQ(ParseTimestamp("2024-02-29T00:00:00Z", TimestampFormat::kIso8601, 0), 1709164800LL * kS);
+  EXPECT_FALSE(Parse("yyyy-MM-dd", "2100-02-29"));
+  EXPECT_TRUE(Parse("yyyy-MM-dd", "2000-02-29"));
 }
 
 TEST(TimestampTest, ZoneAppliesOnlyToTextWithoutOffset) {
