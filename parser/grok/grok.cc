@@ -587,6 +587,10 @@ std::string NormalizeFieldName(std::string_view name) {
   return out;
 }
 
+namespace {
+constexpr int kInlineGroups = 48;  // Match() extracts up to this many groups on the stack
+}  // namespace
+
 Grok::~Grok() = default;
 
 Result<std::unique_ptr<const Grok>> Grok::Compile(std::string_view expression,
@@ -633,6 +637,9 @@ Result<std::unique_ptr<const Grok>> Grok::Compile(std::string_view expression,
   g->ngroups_ = g->captures_.empty() ? 0 : max_group + 1;
   if (g->ngroups_ > 0) {
     g->segmented_ = SegmentedMatcher::Plan(g->expanded_, *g->re_, GrokRe2Options(options.max_mem));
+    if (g->segmented_ == nullptr && g->ngroups_ <= kInlineGroups) {
+      g->trailing_ = TrailingGreedyMatcher::Plan(g->expanded_, *g->re_, GrokRe2Options(options.max_mem));
+    }
   }
   return std::unique_ptr<const Grok>(std::move(g));
 }
@@ -664,16 +671,40 @@ bool Grok::Matches(std::string_view line) const {
   return re_->Match(line, 0, line.size(), re2::RE2::UNANCHORED, nullptr, 0);
 }
 
-namespace {
-constexpr int kInlineGroups = 48;
-}  // namespace
+// Most lines match from their first byte. A match anchored at 0 is the leftmost match,
+// and among the paths starting there RE2 picks the same (leftmost-first) one as the
+// unanchored search, so trying ANCHOR_START first gives the same result as UNANCHORED:
+// for the span it saves the reverse DFA pass that finds the start, and for captures the
+// reverse pass before the NFA. Only when nothing matches at 0 is the unanchored search run.
+bool Grok::MatchAnchoredFirst(std::string_view line, re2::StringPiece* sub, int n) const {
+  if (re_->Match(line, 0, line.size(), re2::RE2::ANCHOR_START, sub, n)) return true;
+  if (line.empty()) return false;  // the unanchored search has no other start to try
+  return re_->Match(line, 0, line.size(), re2::RE2::UNANCHORED, sub, n);
+}
 
 bool Grok::Match(std::string_view line, std::vector<Field>* fields) const {
-  if (segmented_ == nullptr || ngroups_ > kInlineGroups) return MatchFullCapture(line, fields);
-  // The DFA finds the overall span (forward for the end, reverse for the start); the
-  // segmented plan then places the groups without running the NFA over the big program.
+  if (trailing_ != nullptr) {
+    re2::StringPiece sub[kInlineGroups];
+    if (!trailing_->Match(line, sub, ngroups_)) return false;
+    AppendFields(sub, fields);
+    return true;
+  }
+  if (segmented_ == nullptr || ngroups_ > kInlineGroups) {
+    re2::StringPiece inline_sub[kInlineGroups];
+    std::unique_ptr<re2::StringPiece[]> heap_sub;
+    re2::StringPiece* sub = inline_sub;
+    if (ngroups_ > kInlineGroups) {
+      heap_sub.reset(new re2::StringPiece[ngroups_]);
+      sub = heap_sub.get();
+    }
+    if (!MatchAnchoredFirst(line, sub, ngroups_)) return false;
+    AppendFields(sub, fields);
+    return true;
+  }
+  // The DFA finds the overall span; the segmented plan then places the groups without
+  // running the NFA over the big program.
   re2::StringPiece span;
-  if (!re_->Match(line, 0, line.size(), re2::RE2::UNANCHORED, &span, 1)) return false;
+  if (!MatchAnchoredFirst(line, &span, 1)) return false;
   re2::StringPiece sub[kInlineGroups];
   if (!segmented_->Extract(line, std::string_view(span.data(), span.size()), sub, ngroups_)) {
     return MatchFullCapture(line, fields);  // cannot happen for a sound plan; stay exact
@@ -695,8 +726,11 @@ bool Grok::MatchFullCapture(std::string_view line, std::vector<Field>* fields) c
   return true;
 }
 
+std::string Grok::Prefilter() const { return ApproximateRegex(expanded_, 256); }
+
 std::string Grok::DescribeSegmentation() const {
-  return segmented_ ? segmented_->Describe() : std::string();
+  if (segmented_) return segmented_->Describe();
+  return trailing_ ? trailing_->Describe() : std::string();
 }
 
 void Grok::AppendFields(const re2::StringPiece* sub, std::vector<Field>* fields) const {
@@ -709,7 +743,7 @@ void Grok::AppendFields(const re2::StringPiece* sub, std::vector<Field>* fields)
       for (size_t k = first; k < fields->size() && !dup; ++k) dup = (*fields)[k].name == cap.field;
       if (dup) continue;  // first non-empty capture of a name wins
     }
-    fields->push_back(Field{cap.field, Convert(std::string_view(sp.data(), sp.size()), cap.type)});
+    fields->emplace_back(cap.field, Convert(std::string_view(sp.data(), sp.size()), cap.type));
   }
 }
 

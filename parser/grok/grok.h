@@ -80,6 +80,7 @@ struct Capture {
 
 // A compiled grok expression. Immutable; Match is thread-safe.
 class SegmentedMatcher;
+class TrailingGreedyMatcher;
 
 class Grok {
  public:
@@ -105,8 +106,17 @@ class Grok {
   bool MatchFullCapture(std::string_view line, std::vector<Field>* fields) const;
   // Whether Match() uses segmented extraction (see segmented.h) for this expression.
   bool segmented() const { return segmented_ != nullptr; }
-  // The segmented plan, one step a line ("" when not segmented): for tests and debugging.
+  // Whether Match() matches only the part before a trailing %{GREEDYDATA:x} with captures.
+  bool trailing_greedy() const { return trailing_ != nullptr; }
+  // The segmented plan, one step a line ("" when not segmented; the trailing-greedy plan
+  // when that is used): for tests and debugging.
   std::string DescribeSegmentation() const;
+
+  // A regex that matches every line this expression matches (and possibly more), with a
+  // much smaller program: large alternations (IPV6, HOSTNAME, MONTH...) are replaced by a
+  // class of their bytes, repeated. For one-pass prefilters over several expressions
+  // (RuleSet's RE2::Set); a line it does not match cannot match.
+  std::string Prefilter() const;
 
   const std::string& expression() const { return expression_; }
   const std::string& expanded() const { return expanded_; }  // the regex RE2 compiled
@@ -116,6 +126,9 @@ class Grok {
  private:
   Grok() = default;
   void AppendFields(const re2::StringPiece* sub, std::vector<Field>* fields) const;
+  // re_->Match with ANCHOR_START, then (no match at 0) UNANCHORED: same result as
+  // UNANCHORED alone, cheaper when the match starts at the first byte.
+  bool MatchAnchoredFirst(std::string_view line, re2::StringPiece* sub, int n) const;
 
   std::string expression_;
   std::string expanded_;
@@ -124,6 +137,9 @@ class Grok {
   int ngroups_ = 0;                // number of RE2 groups to extract (max group + 1)
   bool has_duplicate_fields_ = false;
   std::unique_ptr<const SegmentedMatcher> segmented_;  // null: always full capture
+  // When there is no segmented plan and the expression ends in a capture of `.*`: only
+  // the part before it is matched with captures (segmented.h).
+  std::unique_ptr<const TrailingGreedyMatcher> trailing_;
 };
 
 // Converts a Logstash field reference to logship's dotted form:

@@ -1,6 +1,7 @@
 #include "parser/grok/segmented.h"
 
 #include <bitset>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <optional>
@@ -18,6 +19,11 @@ struct Node {
   ByteSet alpha;              // every byte any match of this node can contain (superset)
   bool has_capture = false;   // a capture group at or below this node
   bool repeated = false;      // followed by a quantifier
+  bool optional = false;      // a quantifier allows zero repetitions (*, ?, {0,...})
+  // The bytes a non-empty match can start with (superset), and whether the node can
+  // match the empty string (over-approximated: true when unsure).
+  ByteSet first;
+  bool nullable = false;
   unsigned char byte = 0;     // kByte
   std::string capture;        // kGroup: the group name, "" when not capturing
   std::vector<Node> children;
@@ -62,6 +68,8 @@ class Parser {
       if (!ParseConcat(&c)) return false;
       out->alpha |= c.alpha;
       out->has_capture |= c.has_capture;
+      out->first |= c.first;
+      out->nullable |= c.nullable;
       out->children.push_back(std::move(c));
       if (i_ < s_.size() && s_[i_] == '|') {
         ++i_;
@@ -76,11 +84,14 @@ class Parser {
   bool ParseConcat(Node* out) {
     out->kind = Node::kConcat;
     out->begin = i_;
+    out->nullable = true;  // the empty concatenation; cleared by the first non-nullable atom
     while (i_ < s_.size() && s_[i_] != '|' && s_[i_] != ')') {
       Node a;
       if (!ParseAtom(&a)) return false;
       out->alpha |= a.alpha;
       out->has_capture |= a.has_capture;
+      if (out->nullable) out->first |= a.first;
+      out->nullable = out->nullable && a.nullable;
       out->children.push_back(std::move(a));
     }
     out->end = i_;
@@ -126,6 +137,8 @@ class Parser {
       ++i_;
       out->alpha = inner.alpha;
       out->has_capture |= inner.has_capture;
+      out->first = inner.first;
+      out->nullable = inner.nullable;
       out->children.push_back(std::move(inner));
     } else if (c == '[') {
       out->kind = Node::kSet;
@@ -147,15 +160,19 @@ class Parser {
       out->alpha.set(out->byte);
       ++i_;
     }
+    if (out->kind == Node::kByte || out->kind == Node::kSet) out->first = out->alpha;
+    if (out->kind == Node::kAssert) out->nullable = true;  // zero-width
     // Quantifiers (possibly stacked; a trailing '?' makes one lazy).
     while (i_ < s_.size()) {
       char q = s_[i_];
       size_t len = (q == '*' || q == '+' || q == '?') ? 1 : RepeatLength();
       if (len == 0) break;
       out->repeated = true;
+      if (q == '*' || q == '?' || (q == '{' && s_[i_ + 1] == '0')) out->optional = true;
       i_ += len;
       if (i_ < s_.size() && s_[i_] == '?') ++i_;
     }
+    if (out->optional) out->nullable = true;
     out->end = i_;
     return true;
   }
@@ -343,7 +360,9 @@ bool IsLiteral(const Node* n) { return n->kind == Node::kByte && !n->repeated; }
 
 struct SegmentedMatcher::Step {
   std::string literal;              // non-empty: these bytes must follow
-  int terminator = -1;              // span: ends at the first such byte; -1: at the range end
+  int terminator = -1;              // span: ends at the first such byte; -1: see `tail`
+  size_t tail = 0;                  // terminator -1: ends this many bytes before the range
+                                    // end (the literal steps that close the range)
   int group = -1;                   // span is exactly this global capture group
   std::unique_ptr<re2::RE2> re;     // span with nested captures: matched ANCHOR_BOTH
   std::vector<int> groups;          // re's group i -> global group (0: unused)
@@ -354,6 +373,21 @@ struct SegmentedMatcher::Step {
   // is not exactly one, the split cannot be placed and `re` (the whole span) is used.
   int split_byte = -1;
   std::unique_ptr<re2::RE2> rest_check;
+  // A necessary condition for rest to match [q, end), checked before rest_check: rest
+  // starts with `split_literal`, and what follows it is empty (only when
+  // `split_next_nullable`) or starts with a byte of `split_next_first`. When exactly one
+  // q passes, it is the split (the match has one) and rest_check is not run.
+  std::string split_literal;
+  ByteSet split_next_first;
+  bool split_next_nullable = true;
+  // A span that is one alternation of literal branches and one branch that is exactly a
+  // capture group (free of assertions, so what it matches does not depend on the bytes
+  // around it): the branch taken is found by comparing the piece with the literals.
+  // `choice_literals` holds each distinct literal with the group the match sets when the
+  // piece is that literal (-1: none; planned by matching the group's regex against the
+  // literal); any other piece is the group branch, `choice_group`.
+  std::vector<std::pair<std::string, int>> choice_literals;
+  int choice_group = -1;
   int head_group = -1;                            // head is exactly this group
   std::unique_ptr<re2::RE2> head_re;              // head with nested captures
   std::vector<int> head_groups;
@@ -405,11 +439,77 @@ bool HasCapture(const std::vector<const Node*>& items, size_t i, size_t j) {
   return false;
 }
 
+bool HasAssert(const Node& n) {
+  if (n.kind == Node::kAssert) return true;
+  for (const Node& c : n.children)
+    if (HasAssert(c)) return true;
+  return false;
+}
+
+// The literal a branch (a concatenation) stands for, when it is only unrepeated bytes.
+std::optional<std::string> BranchLiteral(const Node& branch) {
+  std::string lit;
+  for (const Node& c : branch.children) {
+    if (!IsLiteral(&c)) return std::nullopt;
+    lit.push_back(static_cast<char>(c.byte));
+  }
+  return lit;
+}
+
+// Plans items[i, j) as a choice step (see Step::choice_literals) when it has that shape.
+bool PlanChoice(const std::string& expanded, const std::vector<const Node*>& items, size_t i, size_t j,
+                const std::map<std::string, int>& global, const re2::RE2::Options& options, Step* step) {
+  if (j - i != 1) return false;
+  const Node& g = *items[i];
+  if (g.kind != Node::kGroup || !g.capture.empty() || g.repeated) return false;
+  const Node& alt = g.children[0];
+  if (alt.children.size() < 2) return false;
+  std::vector<std::optional<std::string>> literals;
+  const Node* group = nullptr;
+  size_t group_branch = 0;
+  for (size_t b = 0; b < alt.children.size(); ++b) {
+    const Node& branch = alt.children[b];
+    literals.push_back(BranchLiteral(branch));
+    if (literals.back()) continue;
+    if (group != nullptr || branch.children.size() != 1) return false;
+    const Node& c = branch.children[0];
+    if (c.kind != Node::kGroup || c.capture.empty() || c.repeated || c.children[0].has_capture ||
+        HasAssert(c)) {
+      return false;
+    }
+    group = &c;
+    group_branch = b;
+  }
+  if (group == nullptr) return false;
+  auto it = global.find(group->capture);
+  if (it == global.end()) return false;
+  re2::RE2 re(expanded.substr(group->begin, group->end - group->begin), options);
+  if (!re.ok()) return false;
+  for (size_t b = 0; b < literals.size(); ++b) {
+    if (!literals[b]) continue;
+    const std::string& lit = *literals[b];
+    bool seen = false;
+    for (const auto& [l, grp] : step->choice_literals) seen = seen || l == lit;
+    if (seen) continue;  // an earlier branch is this literal: it is taken
+    // The first branch matching `lit` is taken: the group when it comes first and
+    // matches the literal in full.
+    bool group_wins = group_branch < b && re2::RE2::FullMatch(lit, re);
+    step->choice_literals.emplace_back(lit, group_wins ? it->second : -1);
+  }
+  step->choice_group = it->second;
+  step->regex = "choice";
+  return true;
+}
+
 // Plans items[begin, end) into `steps`; `*forced` is set when a boundary is forced.
 bool BuildSteps(const std::string& expanded, const std::vector<const Node*>& items, size_t begin,
                 size_t end, const std::map<std::string, int>& global,
                 const re2::RE2::Options& options, int depth, std::vector<Step>* steps,
                 bool* forced) {
+  // The literals that close the range sit at its fixed end: a span reaching them ends
+  // that many bytes before the range end.
+  size_t limit = end;
+  while (limit > begin && IsLiteral(items[limit - 1])) --limit;
   size_t i = begin;
   while (i < end) {
     Step step;
@@ -421,7 +521,7 @@ bool BuildSteps(const std::string& expanded, const std::vector<const Node*>& ite
     // A span: grow it until a literal whose first byte it can never contain.
     size_t j = i;
     ByteSet alpha;
-    while (j < end) {
+    while (j < limit) {
       if (j > i && IsLiteral(items[j]) && !alpha.test(items[j]->byte)) {
         step.terminator = items[j]->byte;
         *forced = true;
@@ -430,10 +530,13 @@ bool BuildSteps(const std::string& expanded, const std::vector<const Node*>& ite
       alpha |= items[j]->alpha;
       ++j;
     }
+    if (j == limit) step.tail = end - limit;  // each literal item is one byte
     step.group = WholeGroup(items, i, j, global);
     if (step.group == -2) return false;
     if (step.group >= 0) {
       step.regex = items[i]->capture;
+    } else if (HasCapture(items, i, j) && PlanChoice(expanded, items, i, j, global, options, &step)) {
+      // placed by comparing the piece with the literals
     } else if (HasCapture(items, i, j)) {
       if (!CompileItems(expanded, items, i, j, global, options, &step.re, &step.groups, &step.regex))
         return false;
@@ -445,6 +548,12 @@ bool BuildSteps(const std::string& expanded, const std::vector<const Node*>& ite
         if (BuildSteps(expanded, items, i + 1, j, global, options, depth + 1, &rest, &rest_forced) &&
             CompileItems(expanded, items, i + 1, j, global, options, &step.rest_check, nullptr, nullptr)) {
           step.split_byte = items[i + 1]->byte;
+          size_t m = i + 1;
+          while (m < j && IsLiteral(items[m])) step.split_literal.push_back(items[m++]->byte);
+          for (; m < j && step.split_next_nullable; ++m) {
+            step.split_next_first |= items[m]->first;
+            step.split_next_nullable = items[m]->nullable;
+          }
           step.rest = std::move(rest);
           step.head_group = WholeGroup(items, i, i + 1, global);
           if (step.head_group == -2) return false;
@@ -493,23 +602,60 @@ bool RunSteps(const std::vector<Step>& steps, std::string_view line, size_t pos,
       const void* p = std::memchr(base + pos, step.terminator, stop - pos);
       if (p == nullptr) return false;
       end = static_cast<size_t>(static_cast<const char*>(p) - base);
+    } else if (step.tail > 0) {
+      if (stop - pos < step.tail) return false;
+      end = stop - step.tail;
     }
     if (step.group >= 0) {
       if (step.group >= ngroups) return false;
       sub[step.group] = re2::StringPiece(base + pos, end - pos);
+    } else if (step.choice_group >= 0) {
+      const std::string_view piece(base + pos, end - pos);
+      int group = step.choice_group;
+      for (const auto& [lit, g] : step.choice_literals) {
+        if (piece == lit) {
+          group = g;
+          break;
+        }
+      }
+      if (group >= ngroups) return false;
+      if (group >= 0) sub[group] = re2::StringPiece(piece.data(), piece.size());
     } else if (step.re) {
       bool done = false;
       if (step.split_byte >= 0) {
-        // Where can the rest start? It must match exactly up to `end`.
-        size_t split = std::string_view::npos;
-        int candidates = 0;
-        for (size_t q = pos; q < end && candidates < 2; ++q) {
+        // Where can the rest start? It must match exactly up to `end`. First the
+        // positions passing the cheap necessary test; the DFA only when several do.
+        constexpr int kMaxCandidates = 8;
+        size_t cand[kMaxCandidates];
+        int ncand = 0;
+        const size_t lit = step.split_literal.size();
+        for (size_t q = pos; q < end; ++q) {
           const void* p = std::memchr(base + q, step.split_byte, end - q);
           if (p == nullptr) break;
           q = static_cast<size_t>(static_cast<const char*>(p) - base);
-          if (step.rest_check->Match(line, q, end, re2::RE2::ANCHOR_BOTH, nullptr, 0)) {
-            split = q;
-            ++candidates;
+          if (end - q < lit || std::memcmp(base + q, step.split_literal.data(), lit) != 0) continue;
+          const size_t after = q + lit;
+          if (after == end ? !step.split_next_nullable
+                           : !step.split_next_first.test(static_cast<unsigned char>(base[after]))) {
+            continue;
+          }
+          if (ncand == kMaxCandidates) {
+            ncand = kMaxCandidates + 1;  // too many: the whole span's regex decides
+            break;
+          }
+          cand[ncand++] = q;
+        }
+        size_t split = std::string_view::npos;
+        int candidates = 0;
+        if (ncand == 1) {
+          split = cand[0];
+          candidates = 1;
+        } else if (ncand <= kMaxCandidates) {
+          for (int k = 0; k < ncand && candidates < 2; ++k) {
+            if (step.rest_check->Match(line, cand[k], end, re2::RE2::ANCHOR_BOTH, nullptr, 0)) {
+              split = cand[k];
+              ++candidates;
+            }
           }
         }
         if (candidates == 1) {
@@ -561,6 +707,112 @@ bool SegmentedMatcher::Extract(std::string_view line, std::string_view span, re2
 }
 
 namespace {
+
+// [...] for a byte set, every byte as \xHH.
+std::string ClassOf(const ByteSet& set) {
+  std::string out = "[";
+  char buf[16];
+  for (int c = 0; c < 256;) {
+    if (!set.test(c)) {
+      ++c;
+      continue;
+    }
+    int hi = c;
+    while (hi + 1 < 256 && set.test(hi + 1)) ++hi;
+    snprintf(buf, sizeof buf, "\\x%02x", c);
+    out += buf;
+    if (hi > c) {
+      snprintf(buf, sizeof buf, "-\\x%02x", hi);
+      out += buf;
+    }
+    c = hi + 1;
+  }
+  return out + "]";
+}
+
+// Collects the [begin, end) text ranges of the groups to replace, outermost first.
+void ApproximateNode(const Node& n, size_t max_bytes, std::vector<const Node*>* out) {
+  if (n.kind == Node::kGroup && n.end - n.begin > max_bytes && n.children[0].children.size() > 1) {
+    out->push_back(&n);
+    return;
+  }
+  for (const Node& c : n.children) ApproximateNode(c, max_bytes, out);
+}
+
+}  // namespace
+
+std::string ApproximateRegex(const std::string& expanded, size_t max_group_bytes) {
+  Parser parser(expanded);
+  std::optional<Node> root = parser.ParseAll();
+  if (!root) return expanded;
+  std::vector<const Node*> groups;
+  ApproximateNode(*root, max_group_bytes, &groups);
+  std::string out;
+  size_t at = 0;
+  for (const Node* g : groups) {  // in text order, not nested
+    out.append(expanded, at, g->begin - at);
+    if (g->alpha.none()) return expanded;  // matches nothing but the empty string: keep it
+    out += "(?:" + ClassOf(g->alpha) + "*)";
+    at = g->end;
+  }
+  out.append(expanded, at, std::string::npos);
+  return out;
+}
+
+TrailingGreedyMatcher::TrailingGreedyMatcher() = default;
+TrailingGreedyMatcher::~TrailingGreedyMatcher() = default;
+
+std::unique_ptr<const TrailingGreedyMatcher> TrailingGreedyMatcher::Plan(
+    const std::string& expanded, const re2::RE2& whole, const re2::RE2::Options& options) {
+  if (!options.dot_nl() || options.encoding() != re2::RE2::Options::EncodingLatin1) return nullptr;
+  Parser parser(expanded);
+  std::optional<Node> root = parser.ParseAll();
+  if (!root || root->children.size() != 1) return nullptr;  // top-level alternation
+  std::vector<const Node*> items;
+  Flatten(root->children[0], &items);
+  if (items.size() < 2) return nullptr;
+  // The last item: (?P<g>.*) or (?P<g>(?:.*)), greedy.
+  const Node* last = items.back();
+  if (last->kind != Node::kGroup || last->capture.empty() || last->repeated) return nullptr;
+  std::string_view body(expanded.data() + last->children[0].begin,
+                        last->children[0].end - last->children[0].begin);
+  if (body != ".*" && body != "(?:.*)") return nullptr;
+  const auto& global = whole.NamedCapturingGroups();
+  auto it = global.find(last->capture);
+  if (it == global.end()) return nullptr;
+  std::unique_ptr<TrailingGreedyMatcher> m(new TrailingGreedyMatcher());
+  m->rest_group_ = it->second;
+  if (!CompileItems(expanded, items, 0, items.size() - 1, global, options, &m->prefix_, &m->groups_,
+                    nullptr)) {
+    return nullptr;
+  }
+  if (m->groups_.size() > 32) return nullptr;
+  return std::unique_ptr<const TrailingGreedyMatcher>(std::move(m));
+}
+
+bool TrailingGreedyMatcher::Match(std::string_view line, re2::StringPiece* sub, int ngroups) const {
+  constexpr int kInline = 32;
+  re2::StringPiece local[kInline];
+  const int n = static_cast<int>(groups_.size());
+  // Leftmost match: at the first byte when there is one there (cheaper: no reverse
+  // search for the start), else anywhere (see Grok::MatchAnchoredFirst).
+  if (!prefix_->Match(line, 0, line.size(), re2::RE2::ANCHOR_START, local, n) &&
+      (line.empty() || !prefix_->Match(line, 0, line.size(), re2::RE2::UNANCHORED, local, n))) {
+    return false;
+  }
+  for (int g = 1; g < n; ++g)
+    if (groups_[g] > 0 && groups_[g] < ngroups) sub[groups_[g]] = local[g];
+  const size_t end = static_cast<size_t>(local[0].data() - line.data()) + local[0].size();
+  if (rest_group_ < ngroups) sub[rest_group_] = re2::StringPiece(line.data() + end, line.size() - end);
+  return true;
+}
+
+std::string TrailingGreedyMatcher::Describe() const {
+  return "prefix: " + std::to_string(prefix_->ProgramSize()) + " insts, " +
+         std::to_string(groups_.size() - 1) + " groups; rest: group " + std::to_string(rest_group_) + "\n";
+}
+
+namespace {
 void DescribeSteps(const std::vector<Step>& steps, const std::string& indent, std::string* out) {
   for (const Step& s : steps) {
     *out += indent;
@@ -569,8 +821,12 @@ void DescribeSteps(const std::vector<Step>& steps, const std::string& indent, st
       continue;
     }
     *out += "span to ";
-    *out += s.terminator >= 0 ? "'" + std::string(1, static_cast<char>(s.terminator)) + "'" : "end";
+    *out += s.terminator >= 0 ? "'" + std::string(1, static_cast<char>(s.terminator)) + "'"
+            : s.tail > 0      ? "end - " + std::to_string(s.tail)
+                              : "end";
     if (s.group >= 0) *out += ": group " + s.regex;
+    else if (s.choice_group >= 0) *out += ": choice of " + std::to_string(s.choice_literals.size()) +
+                                          " literals, else group " + std::to_string(s.choice_group);
     else if (s.re) *out += ": re " + std::to_string(s.re->ProgramSize()) + " insts, " +
                            std::to_string(s.groups.size() - 1) + " groups";
     if (s.split_byte >= 0) {

@@ -58,4 +58,42 @@ class SegmentedMatcher {
   std::vector<Step> steps_;
 };
 
+// An over-approximation of `expanded` (a regex from the grok expander) for prefilters:
+// each group larger than `max_group_bytes` whose body is an alternation (IPV6, HOSTNAME,
+// MONTH...) is replaced by a class of the bytes it can contain, repeated: [...]*. That
+// matches every string the group matches (the byte sets are supersets), so the result
+// matches every line `expanded` matches (and possibly more), with a much smaller
+// program. Returns `expanded` itself when it cannot be parsed.
+std::string ApproximateRegex(const std::string& expanded, size_t max_group_bytes);
+
+// A grok regex `P(?P<g>.*)`: a concatenation whose last item captures `.*` (greedy; `.`
+// matches every byte under GrokRe2Options), as in "%{SYSLOGBASE} %{GREEDYDATA:message}".
+// Its leftmost-first match starts where P's does, and takes P's highest-priority path
+// there (any P path can be completed, since `.*` matches anything) followed by the rest
+// of the line (greedy `.*`). So the captures are P's captures plus g = the rest: only P
+// is matched with captures, which keeps the capturing engines (NFA, BitState) off the
+// tail of the line. Used when SegmentedMatcher has no plan.
+class TrailingGreedyMatcher {
+ public:
+  // Null when `expanded` does not have that shape (or P has more than 32 groups).
+  static std::unique_ptr<const TrailingGreedyMatcher> Plan(const std::string& expanded,
+                                                           const re2::RE2& whole,
+                                                           const re2::RE2::Options& options);
+  ~TrailingGreedyMatcher();
+
+  // The leftmost-first match of the whole regex in `line`: fills sub[g] (g < ngroups,
+  // pre-cleared to null by the caller) and returns true, or returns false when there is
+  // no match.
+  bool Match(std::string_view line, re2::StringPiece* sub, int ngroups) const;
+
+  // "prefix: <n> insts, <k> groups; rest: group <g>", for tests and debugging.
+  std::string Describe() const;
+
+ private:
+  TrailingGreedyMatcher();
+  std::unique_ptr<re2::RE2> prefix_;  // P
+  std::vector<int> groups_;           // prefix_'s group i -> global group (0: unused)
+  int rest_group_ = -1;               // the global group of the trailing `.*`
+};
+
 }  // namespace logship::grok

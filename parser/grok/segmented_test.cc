@@ -141,6 +141,9 @@ TEST(SegmentedTest, NginxIsSegmentedWithoutTheBigProgram) {
   // clientip, ident, auth and timestamp are placed by their separators alone.
   EXPECT_NE(plan.find("span to ' ': group g1"), std::string::npos) << plan;
   EXPECT_NE(plan.find("span to ']'"), std::string::npos) << plan;
+  // The closing quote sits at the end of the match: the agent is placed without a regex.
+  EXPECT_NE(plan.find("span to end: group g12"), std::string::npos) << plan;
+  EXPECT_NE(plan.find("span to end - 1:"), std::string::npos) << plan;
 }
 
 TEST(SegmentedTest, TopLevelAlternationIsNotSegmented) {
@@ -167,6 +170,11 @@ TEST(SegmentedTest, SameResultsAsFullCapture) {
       "(?<x>[^ ]*) (?<y>[a-z]+)? (?<z>.*)",
       "%{USER:u}@%{HOSTNAME:h}\\b",
       "%{IPORHOST:a} %{IPORHOST:a} %{IPORHOST:b}",  // duplicate field names
+      "%{WORD:a} \"%{DATA:b}\"",                     // closing literals at the end
+      "%{WORD:a} (?<b>.*)xy",
+      "(?<a>.*) \"%{DATA:b}\" \"%{DATA:c}\"",      // splits at quotes, several candidates
+      "%{DATA:a}\" %{INT:b} %{GREEDYDATA:c}",
+      "%{WORD:a} (?<b>[^ ]*)(?: x(?<c>[0-9]*))?\" (?<d>.*)",
   };
   LineGen gen(20240517);
   std::vector<std::string> lines;
@@ -180,6 +188,15 @@ TEST(SegmentedTest, SameResultsAsFullCapture) {
   lines.push_back("abc def ghi");
   lines.push_back("abc  xyz");
   lines.push_back("1.2.3.4 1.2.3.4 host");
+  lines.push_back("abc \"def\" \"g\"");
+  lines.push_back("abc \"d\" \"e\" \"f\" \"g\"");
+  lines.push_back("abc \"\" \"\"");
+  lines.push_back("abc defxy");
+  lines.push_back("abc xyxy");
+  lines.push_back("a\" 1 b\" 2 c");
+  lines.push_back("a\" x\" 2 c");
+  lines.push_back("a b x12\" d\" e");
+  lines.push_back("a b\" x1\" e");
   for (const auto& expr : exprs) {
     auto g = Grok::Compile(expr, Shipped());
     ASSERT_TRUE(g.ok()) << expr << ": " << g.status().ToString();

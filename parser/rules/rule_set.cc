@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -242,6 +243,11 @@ Status ParseCondition(const Ctx& ctx, const YAML::Node& n, Condition* c) {
   return Status::Ok();
 }
 
+// [@metadata] and [@metadata][...]: fields a rule may use but never stores.
+bool IsMetadataField(std::string_view name) {
+  return name.starts_with("@metadata.") || name == "@metadata";
+}
+
 // Caches time zones for one load.
 class ZoneCache {
  public:
@@ -303,7 +309,7 @@ Status ParseRule(const Ctx& ctx, const YAML::Node& n, const LibraryProvider& lib
   if (r->patterns.size() > 1) {
     auto set = std::make_unique<re2::RE2::Set>(grok::GrokRe2Options(64 << 20), re2::RE2::UNANCHORED);
     bool ok = true;
-    for (const auto& g : r->patterns) ok = ok && set->Add(g->expanded(), nullptr) >= 0;
+    for (const auto& g : r->patterns) ok = ok && set->Add(g->Prefilter(), nullptr) >= 0;
     if (ok && set->Compile()) r->set = std::move(set);  // else: sequential matching
   }
 
@@ -386,6 +392,12 @@ Status ParseRule(const Ctx& ctx, const YAML::Node& n, const LibraryProvider& lib
       r->metrics.push_back(std::move(decl));
     }
   }
+  // Fields come only from the patterns, rename and add_fields.
+  r->may_add_metadata = false;
+  for (const auto& g : r->patterns)
+    for (const auto& c : g->captures()) r->may_add_metadata |= IsMetadataField(c.field);
+  for (const auto& [from, to] : r->rename) r->may_add_metadata |= IsMetadataField(to);
+  for (const auto& [name, tmpl] : r->add_fields) r->may_add_metadata |= IsMetadataField(name);
   return Status::Ok();
 }
 
@@ -631,6 +643,8 @@ Result<std::shared_ptr<const RuleSet>> RuleSetBuilder::Build(std::vector<std::un
     }
   }
   rs->rules_ = std::move(rules);
+  static std::atomic<uint64_t> next_id{0};
+  rs->id_ = ++next_id;
   std::set<std::string> types;
   for (const auto& r : rs->rules_) {
     if (r->type.empty()) rs->untyped_.push_back(r.get());
@@ -647,6 +661,27 @@ Result<std::shared_ptr<const RuleSet>> RuleSetBuilder::Build(std::vector<std::un
 // ---- RuleSet ---------------------------------------------------------------------------
 
 const Rule* RuleSet::Select(const Event& event) const {
+  // The last answer of this thread: the rule depends only on (type, source, host).
+  struct LastSelect {
+    uint64_t rule_set = 0;
+    std::string type, source, host;
+    const Rule* rule = nullptr;
+  };
+  thread_local LastSelect last;
+  if (id_ != 0 && last.rule_set == id_ && last.source == event.source && last.type == event.type &&
+      last.host == event.host) {
+    return last.rule;
+  }
+  const Rule* rule = SelectUncached(event);
+  last.rule_set = id_;
+  last.type = event.type;
+  last.source = event.source;
+  last.host = event.host;
+  last.rule = rule;
+  return rule;
+}
+
+const Rule* RuleSet::SelectUncached(const Event& event) const {
   auto it = by_type_.find(event.type);
   const auto& candidates = it == by_type_.end() ? untyped_ : it->second;
   for (const Rule* r : candidates) {
@@ -663,18 +698,25 @@ const Rule* RuleSet::Find(std::string_view name) const {
   return nullptr;
 }
 
-int RuleSet::MatchPattern(const Rule& rule, std::string_view raw) const {
-  if (rule.patterns.size() == 1) return 0;  // Match() itself rejects fast (DFA) on no match
+int RuleSet::MatchPattern(const Rule& rule, std::string_view raw, std::vector<Field>* fields) const {
+  if (rule.patterns.size() == 1) return rule.patterns[0]->Match(raw, fields) ? 0 : -1;
   if (rule.set) {
+    // The set over-approximates: the patterns it reports are candidates, tried in order
+    // (Match rejects a non-match with its DFA); the others cannot match.
     thread_local std::vector<int> hits;
     hits.clear();
     re2::RE2::Set::ErrorInfo info{};
-    if (rule.set->Match(raw, &hits, &info)) return *std::min_element(hits.begin(), hits.end());
+    if (rule.set->Match(raw, &hits, &info)) {
+      std::sort(hits.begin(), hits.end());
+      for (int i : hits)
+        if (rule.patterns[i]->Match(raw, fields)) return i;
+      return -1;
+    }
     if (info.kind == re2::RE2::Set::kNoError) return -1;
     // DFA out of memory: fall through to one pattern at a time.
   }
   for (size_t i = 0; i < rule.patterns.size(); ++i)
-    if (rule.patterns[i]->Matches(raw)) return static_cast<int>(i);
+    if (rule.patterns[i]->Match(raw, fields)) return static_cast<int>(i);
   return -1;
 }
 
@@ -694,8 +736,8 @@ ParsedEvent RuleSet::ParseWith(const Rule& rule, Event event, ParseTrace* trace)
   if (trace) trace->rule = &rule;
   const std::string& raw = out.event.raw;
   out.fields.reserve(rule.max_fields);
-  int idx = MatchPattern(rule, raw);
-  if (idx < 0 || !rule.patterns[idx]->Match(raw, &out.fields)) {
+  int idx = MatchPattern(rule, raw, &out.fields);
+  if (idx < 0) {
     out.fields.clear();
     out.tags.emplace_back(kGrokParseFailureTag);
     return out;
@@ -721,13 +763,17 @@ ParsedEvent RuleSet::ParseWith(const Rule& rule, Event event, ParseTrace* trace)
         reference = std::chrono::duration_cast<std::chrono::nanoseconds>(
                         std::chrono::system_clock::now().time_since_epoch()).count();
       }
-      std::string text;
-      if (const auto* d = std::get_if<double>(&f->value)) {
-        char buf[64];
+      // The text of the field, without copying a string value.
+      char buf[400];
+      std::string_view text;
+      if (const auto* s = std::get_if<std::string>(&f->value)) {
+        text = *s;
+      } else if (const auto* d = std::get_if<double>(&f->value)) {
         auto r = std::to_chars(buf, buf + sizeof buf, *d, std::chars_format::fixed);
-        text.assign(buf, r.ptr);
+        text = std::string_view(buf, r.ec == std::errc() ? r.ptr - buf : 0);
       } else {
-        AppendFieldValue(f->value, &text);
+        auto r = std::to_chars(buf, buf + sizeof buf, std::get<int64_t>(f->value));
+        text = std::string_view(buf, r.ptr - buf);
       }
       std::optional<int64_t> ns;
       for (size_t i = 0; i < ts.formats.size() && !ns; ++i) {
@@ -759,11 +805,11 @@ ParsedEvent RuleSet::ParseWith(const Rule& rule, Event event, ParseTrace* trace)
     }
   }
   for (const auto& name : rule.remove_fields) EraseField(out.fields, name);
-  out.fields.erase(std::remove_if(out.fields.begin(), out.fields.end(),
-                                  [](const Field& f) {
-                                    return f.name.starts_with("@metadata.") || f.name == "@metadata";
-                                  }),
-                   out.fields.end());
+  if (rule.may_add_metadata) {
+    out.fields.erase(std::remove_if(out.fields.begin(), out.fields.end(),
+                                    [](const Field& f) { return IsMetadataField(f.name); }),
+                     out.fields.end());
+  }
   for (const auto& t : rule.add_tags) {
     if (std::find(out.tags.begin(), out.tags.end(), t) == out.tags.end()) out.tags.push_back(t);
   }
@@ -852,7 +898,8 @@ void DerivedCounters::Observe(const ParsedEvent& e) {
 std::vector<Sample> DerivedCounters::TakeDeltas() {
   std::vector<Sample> out;
   out.reserve(counts_.size());
-  for (auto& [key, e] : counts_) {
+  for (auto& kv : counts_) {
+    Entry& e = kv.second;  // not a structured binding: clang 14 cannot capture one in a lambda
     if (!e.histogram) {
       out.push_back(Sample{std::move(e.name), std::move(e.labels), e.bucket_ms, e.value});
       continue;

@@ -84,9 +84,14 @@ struct Rule {
   std::vector<Condition> drop;  // a match is dropped when any condition holds
   std::vector<MetricDecl> metrics;
 
-  // One-pass prefilter over `patterns` when there are several (null otherwise).
+  // One-pass prefilter over `patterns` when there are several (null otherwise): each
+  // pattern's Grok::Prefilter(), so a pattern the set does not report cannot match; the
+  // ones it reports are tried in order.
   std::unique_ptr<re2::RE2::Set> set;
   size_t max_fields = 0;  // most captures of any pattern: the reserve size
+  // Whether a pattern capture, rename target or add_fields name can be [@metadata]...:
+  // when none can, ParseWith skips the sweep that removes such fields.
+  bool may_add_metadata = true;
 };
 
 // What Parse did, for `logship rules test`.
@@ -119,11 +124,17 @@ class RuleSet {
 
  private:
   friend class RuleSetBuilder;
-  int MatchPattern(const Rule& rule, std::string_view raw) const;
+  // Appends to `fields` the captures of the first of `rule`'s patterns that matches
+  // `raw` and returns its index; -1 (fields untouched) when none does.
+  int MatchPattern(const Rule& rule, std::string_view raw, std::vector<Field>* fields) const;
+  const Rule* SelectUncached(const Event& event) const;
 
   std::vector<std::unique_ptr<Rule>> rules_;
   std::unordered_map<std::string, std::vector<const Rule*>> by_type_;  // typed + untyped
   std::vector<const Rule*> untyped_;                                   // rules without type
+  // Unique per RuleSet (never reused), so a thread's cache of the last Select (events of
+  // one stream mostly share type, source and host) cannot be taken for another RuleSet's.
+  uint64_t id_ = 0;
 };
 
 // Defaults for every rule of a load (the `parser.*` config keys).

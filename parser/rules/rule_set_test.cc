@@ -136,6 +136,38 @@ rules:
   EXPECT_EQ(std::get<std::string>(*Get(p, "word")), "hello");
 }
 
+// Select remembers its last answer per thread: alternating events and rule sets must
+// still each get their own rule.
+TEST(RuleSetTest, SelectionCacheFollowsEventAndRuleSet) {
+  const char* yaml_a = R"(
+rules:
+  - {name: a-web, when: {type: app, source: '/web/*'}, patterns: ['%{WORD:w}']}
+  - {name: a-db, when: {type: app, host: 'db-*'}, patterns: ['%{WORD:w}']}
+  - {name: a-any, when: {type: app}, patterns: ['%{WORD:w}']}
+)";
+  const char* yaml_b = R"(
+rules:
+  - {name: b-any, when: {type: app}, patterns: ['%{WORD:w}']}
+)";
+  auto a = ParseRuleSet(yaml_a, "a.yaml", Lib());
+  auto b = ParseRuleSet(yaml_b, "b.yaml", Lib());
+  ASSERT_TRUE(a.ok() && b.ok());
+  Event web = Ev("x", "app");
+  web.source = "/web/1.log";
+  Event db = Ev("x", "app", "db-1");
+  Event other = Ev("x", "app");
+  Event untyped = Ev("x", "nginx");
+  for (int round = 0; round < 3; ++round) {
+    EXPECT_EQ(a.value()->Select(web)->name, "a-web");
+    EXPECT_EQ(a.value()->Select(web)->name, "a-web");
+    EXPECT_EQ(b.value()->Select(web)->name, "b-any");  // same event, other rule set
+    EXPECT_EQ(a.value()->Select(db)->name, "a-db");
+    EXPECT_EQ(a.value()->Select(other)->name, "a-any");
+    EXPECT_EQ(a.value()->Select(untyped), nullptr);
+    EXPECT_EQ(a.value()->Select(other)->name, "a-any");
+  }
+}
+
 TEST(RuleSetTest, ErrorsNameFileAndLine) {
   struct Case {
     const char* yaml;
