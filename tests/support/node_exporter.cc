@@ -34,6 +34,10 @@ Status NodeExporter::Start() {
       argv.push_back("--collector.disable-defaults");
       for (const auto& c : options_.collectors) argv.push_back("--collector." + c);
     }
+    if (!options_.textfile_dir.empty()) {
+      argv.push_back("--collector.textfile");
+      argv.push_back("--collector.textfile.directory=" + options_.textfile_dir);
+    }
     int devnull = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
     auto pid = SpawnChild(argv, -1, devnull, devnull);
     if (devnull >= 0) ::close(devnull);

@@ -16,6 +16,9 @@ struct NodeExporterOptions {
   // Only these collectors (a fast, predictable page): CPU seconds per mode, load
   // averages, memory. Empty: the binary's defaults.
   std::vector<std::string> collectors = {"cpu", "loadavg", "meminfo"};
+  // When set, also the textfile collector on this directory: node_exporter serves the
+  // samples of its *.prom files (re-read at every scrape), values a test controls.
+  std::string textfile_dir;
 };
 
 // Not thread-safe. The destructor stops the exporter.
