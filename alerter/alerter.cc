@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <compare>
 #include <limits>
 #include <optional>
 #include <set>
@@ -26,7 +27,8 @@ int64_t AlignDown(int64_t t, int64_t step) {
   return q * step;
 }
 
-// The group a series belongs to: its values of the rule's `by` labels (absent ones omitted).
+// The group a series belongs to: its values of the rule's `by` labels (absent and empty
+// ones omitted).
 Labels GroupOf(const AlertRule& rule, const Labels& labels) {
   Labels g;
   for (const auto& name : rule.by) {
@@ -38,6 +40,62 @@ Labels GroupOf(const AlertRule& rule, const Labels& labels) {
     }
   }
   return g;
+}
+
+// Reads a group's labels one pair at a time, without building them: either a group's own
+// labels (`by` null), or a series' labels read through a rule's `by` in place, yielding
+// exactly the pairs GroupOf() would build, in order. REQUIRES: the series' labels are
+// sorted (Ingest() sorts them) and `by` is sorted and unique (the rule parser's).
+class GroupCursor {
+ public:
+  GroupCursor(const Labels& labels, const std::vector<std::string>* by) : labels_(labels), by_(by) {}
+  // The next pair; null at the end.
+  const std::pair<std::string, std::string>* Next() {
+    if (by_ == nullptr) return i_ < labels_.size() ? &labels_[i_++] : nullptr;
+    while (i_ < labels_.size() && j_ < by_->size()) {
+      const auto& l = labels_[i_];
+      const int c = l.first.compare((*by_)[j_]);
+      if (c < 0) {
+        ++i_;
+      } else if (c > 0) {
+        ++j_;
+      } else {
+        // The first pair of that name decides, as in GroupOf() (an empty value: absent).
+        ++i_;
+        ++j_;
+        if (!l.second.empty()) return &l;
+      }
+    }
+    return nullptr;
+  }
+
+ private:
+  const Labels& labels_;
+  const std::vector<std::string>* by_;
+  size_t i_ = 0, j_ = 0;
+};
+
+// Compares two groups as their built Labels would compare.
+std::strong_ordering CompareGroups(GroupCursor a, GroupCursor b) {
+  while (true) {
+    const auto* x = a.Next();
+    const auto* y = b.Next();
+    if (x == nullptr || y == nullptr) {
+      return x == y ? std::strong_ordering::equal : x == nullptr ? std::strong_ordering::less
+                                                                 : std::strong_ordering::greater;
+    }
+    if (auto c = *x <=> *y; c != 0) return c;
+  }
+}
+
+// A series' points: the first at or after `t`, the first after `t`.
+template <class Points>
+auto PointsFrom(Points& points, int64_t t) {
+  return std::lower_bound(points.begin(), points.end(), t, [](const auto& p, int64_t x) { return p.first < x; });
+}
+template <class Points>
+auto PointsAfter(Points& points, int64_t t) {
+  return std::upper_bound(points.begin(), points.end(), t, [](int64_t x, const auto& p) { return x < p.first; });
 }
 
 // Where a severity's condition is checked. A baseline condition is judged against the
@@ -147,7 +205,17 @@ Alerter::Alerter(std::shared_ptr<const RuleSet> rules, std::unique_ptr<PageSink>
       sink_(sink),
       options_(options),
       progress_written_(rules_->rules.size(), -1),
-      runtime_(rules_->rules.size()) {}
+      runtime_(rules_->rules.size()),
+      scratch_(std::make_unique<StepScratch>()) {}
+
+struct Alerter::StepScratch {
+  struct Group {
+    const Labels* labels;  // its first series' labels (read through the rule's `by`)
+    Series* series;        // its first series
+    GroupAcc acc;
+  };
+  std::vector<Group> groups;  // one rule step's groups; cleared at each step
+};
 
 Alerter::~Alerter() = default;
 
@@ -303,7 +371,15 @@ void Alerter::Ingest(std::span<const Sample> samples, std::span<const uint8_t> c
       }
       it = by_labels.emplace(*labels, std::move(fresh)).first;
     }
-    Point& p = it->second.points[s.time_ms];
+    auto& points = it->second.points;
+    auto pit = points.end();
+    if (points.empty() || points.back().first < s.time_ms) {
+      points.emplace_back(s.time_ms, Point{});  // the usual case: the newest point
+      pit = std::prev(points.end());
+    } else if (pit = PointsFrom(points, s.time_ms); pit->first != s.time_ms) {
+      pit = points.emplace(pit, s.time_ms, Point{});
+    }
+    Point& p = pit->second;
     p.sum += s.value;  // delta counters: partial deltas of one bucket add up
     p.last = s.value;  // gauges: a re-sent point replaces
   }
@@ -400,8 +476,13 @@ void Alerter::EvaluateRule(size_t i, int64_t t) {
 
   // Groups as a vector sorted by labels (series arrive in label order, so a group's series
   // are usually adjacent and no sort is needed); then merged in order with the alert
-  // states and the baselines, so no group's labels are looked up in a map.
-  std::vector<std::pair<Labels, GroupAcc>> groups;
+  // states and the baselines, so no group's labels are looked up in a map. A group is
+  // named by the labels of its first series, read through `by` in place (GroupCursor):
+  // its Labels are only built for a new alert state or baseline entry.
+  auto series_group = [&](const Labels& series_labels) { return GroupCursor(series_labels, &rule.by); };
+  auto own_group = [](const Labels& group_labels) { return GroupCursor(group_labels, nullptr); };
+  std::vector<StepScratch::Group>& groups = scratch_->groups;
+  groups.clear();
   bool groups_sorted = true;
   int64_t next_point = kNoStep;  // the earliest point after this step's window (gap skipping)
   if (auto sit = series_.find(rule.metric); sit != series_.end()) {
@@ -409,8 +490,8 @@ void Alerter::EvaluateRule(size_t i, int64_t t) {
       const int8_t sel = RuleSelection(i, rule.metric, labels, series);
       if (sel == 0 || series.points.empty()) continue;
       // Delta counters: buckets starting in [t-w, t). Gauges, cumulative counters: points in (t-w, t].
-      auto lo = delta ? series.points.lower_bound(t - w) : series.points.upper_bound(t - w);
-      auto hi = delta ? series.points.lower_bound(t) : series.points.upper_bound(t);
+      auto lo = delta ? PointsFrom(series.points, t - w) : PointsAfter(series.points, t - w);
+      auto hi = delta ? PointsFrom(series.points, t) : PointsAfter(series.points, t);
       if (hi != series.points.end()) next_point = std::min(next_point, hi->first);
       // A delta counter series counts (possibly as 0) once it has started; a cumulative one
       // with two points in the window; a gauge with one.
@@ -422,10 +503,11 @@ void Alerter::EvaluateRule(size_t i, int64_t t) {
       } else if (delta ? series.points.begin()->first >= t : lo == hi) {
         continue;
       }
-      Labels g = GroupOf(rule, labels);
-      if (groups.empty() || groups.back().first != g) {
-        if (!groups.empty() && g < groups.back().first) groups_sorted = false;
-        groups.emplace_back(std::move(g), GroupAcc{});
+      const auto order = groups.empty() ? std::strong_ordering::greater
+                                        : CompareGroups(series_group(labels), series_group(*groups.back().labels));
+      if (order != 0) {
+        if (order < 0) groups_sorted = false;
+        groups.push_back(StepScratch::Group{&labels, &series, GroupAcc{}});
       }
       auto add = [&](Agg& acc) {
         acc.has = true;
@@ -450,20 +532,21 @@ void Alerter::EvaluateRule(size_t i, int64_t t) {
           acc.last_n++;
         }
       };
-      if (sel & kSelected) add(groups.back().second.num);
-      if (sel & kDivisor) add(groups.back().second.den);
+      if (sel & kSelected) add(groups.back().acc.num);
+      if (sel & kDivisor) add(groups.back().acc.den);
     }
   }
   if (!groups_sorted) {
     // A group's series were not adjacent: sort (stable: series order within a group is
     // kept) and combine the partial accumulators of each group.
-    std::stable_sort(groups.begin(), groups.end(),
-                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::stable_sort(groups.begin(), groups.end(), [&](const auto& a, const auto& b) {
+      return CompareGroups(series_group(*a.labels), series_group(*b.labels)) < 0;
+    });
     size_t out = 0;
     for (size_t k = 1; k < groups.size(); ++k) {
-      if (groups[k].first == groups[out].first) {
-        groups[out].second.num.Merge(groups[k].second.num);
-        groups[out].second.den.Merge(groups[k].second.den);
+      if (CompareGroups(series_group(*groups[k].labels), series_group(*groups[out].labels)) == 0) {
+        groups[out].acc.num.Merge(groups[k].acc.num);
+        groups[out].acc.den.Merge(groups[k].acc.den);
       } else if (++out != k) {
         groups[out] = std::move(groups[k]);
       }
@@ -522,42 +605,74 @@ void Alerter::EvaluateRule(size_t i, int64_t t) {
   auto bit = rt.baselines.begin();        // a position at or before the next group's baselines
   // Every group with a value or an alert state, in label order.
   while (gi < groups.size() || state_cursor != rt.states.end()) {
+    // The group: a series' labels read through `by` (a group with a value), or an alert
+    // state's own labels (a group without one).
     const Labels* g = nullptr;
+    bool g_series = false;
+    Series* first_series = nullptr;  // the group's first series (a group with a value)
     const GroupAcc* acc = nullptr;
     bool has_state = false;
+    auto take_group = [&] {
+      g = groups[gi].labels;
+      g_series = true;
+      first_series = groups[gi].series;
+      acc = &groups[gi++].acc;
+    };
     if (state_cursor == rt.states.end()) {
-      g = &groups[gi].first;
-      acc = &groups[gi++].second;
+      take_group();
     } else if (gi == groups.size()) {
       g = &state_cursor->first;
       has_state = true;
     } else {
-      auto c = groups[gi].first <=> state_cursor->first;
+      auto c = CompareGroups(series_group(*groups[gi].labels), own_group(state_cursor->first));
       has_state = c >= 0;
       if (c <= 0) {
-        g = &groups[gi].first;
-        acc = &groups[gi++].second;
+        take_group();
       } else {
         g = &state_cursor->first;
       }
     }
+    auto g_cursor = [&] { return g_series ? series_group(*g) : own_group(*g); };
+    auto g_labels = [&] { return g_series ? GroupOf(rule, *g) : *g; };  // built: new entries only
     std::optional<double> value = value_of(acc);
     GroupBaselines* gb = nullptr;
     // The bands the estimators expected before this value (nullopt: no baseline verdict).
     std::optional<BaselineBand> warning_band, critical_band;
     if (has_baseline) {
-      // Groups come in order: a few steps forward usually finds the entry.
-      for (int n = 0; n < 8 && bit != rt.baselines.end() && bit->first < *g; ++n) ++bit;
-      if (bit != rt.baselines.end() && bit->first < *g) bit = rt.baselines.lower_bound(*g);
-      if (bit == rt.baselines.end() || bit->first != *g) bit = rt.baselines.emplace_hint(bit, *g, GroupBaselines{});
-      gb = &bit->second;
+      if (first_series != nullptr && first_series->baselines_rule == i) {
+        gb = first_series->baselines;
+      } else {
+        // Groups come in order: a few steps forward usually finds the entry. One three-way
+        // comparison per visited entry (label comparisons dominate a tick).
+        std::strong_ordering c = std::strong_ordering::greater;
+        for (int n = 0; n < 8 && bit != rt.baselines.end(); ++n, ++bit) {
+          c = CompareGroups(own_group(bit->first), g_cursor());
+          if (c >= 0) break;
+        }
+        if (bit != rt.baselines.end() && c < 0) {
+          bit = rt.baselines.lower_bound(g_labels());
+          c = bit == rt.baselines.end() ? std::strong_ordering::greater
+                                        : CompareGroups(own_group(bit->first), g_cursor());
+        } else if (bit == rt.baselines.end()) {
+          c = std::strong_ordering::greater;
+        }
+        if (c != 0) bit = rt.baselines.emplace_hint(bit, g_labels(), GroupBaselines{});
+        gb = &bit->second;
+        if (first_series != nullptr && first_series->baselines_rule == kNoRule) {
+          first_series->baselines = gb;
+          first_series->baselines_rule = static_cast<uint32_t>(i);
+        }
+      }
       if (IsBaseline(rule.warning) && !gb->warning) gb->warning = MakeBaselineEstimator(*rule.warning->baseline);
       if (IsBaseline(rule.critical) && !shared_estimator && !gb->critical) {
         gb->critical = MakeBaselineEstimator(*rule.critical->baseline);
       }
-      const BaselineEstimator* critical_est = shared_estimator ? gb->warning.get() : gb->critical.get();
       warning_band = gb->warning ? gb->warning->Expected(t) : std::nullopt;
-      critical_band = critical_est ? critical_est->Expected(t) : std::nullopt;
+      if (shared_estimator) {
+        critical_band = warning_band;
+      } else if (gb->critical) {
+        critical_band = gb->critical->Expected(t);
+      }
     }
     std::optional<Severity> level;
     if (value) {
@@ -584,10 +699,11 @@ void Alerter::EvaluateRule(size_t i, int64_t t) {
       sit = state_cursor++;
     } else {
       if (!level) continue;
+      Labels key = g_labels();
       AlertState fresh;
-      fresh.dedup_key = MakeDedupKey(rule.group, rule.alert, *g);
-      fresh.labels = *g;
-      sit = rt.states.emplace_hint(state_cursor, *g, std::move(fresh));
+      fresh.dedup_key = MakeDedupKey(rule.group, rule.alert, key);
+      fresh.labels = key;
+      sit = rt.states.emplace_hint(state_cursor, std::move(key), std::move(fresh));
     }
     AlertState& st = sit->second;
     if (st.last_eval_ms >= t) continue;  // a restored state already judged at this step
@@ -670,7 +786,7 @@ void Alerter::Prune() {
     const int64_t horizon = clocks_[nit->first].prune_horizon_ms;
     for (auto sit = by_labels.begin(); sit != by_labels.end();) {
       auto& points = sit->second.points;
-      points.erase(points.begin(), points.lower_bound(horizon));
+      points.erase(points.begin(), PointsFrom(points, horizon));
       sit = points.empty() ? by_labels.erase(sit) : std::next(sit);
     }
     nit = by_labels.empty() ? series_.erase(nit) : std::next(nit);

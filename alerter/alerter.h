@@ -122,18 +122,27 @@ class Alerter {
     double sum = 0;   // counters: deltas added
     double last = 0;  // gauges: the last value written for this timestamp
   };
-  struct Series {  // its labels are the key of series_'s map
-    std::map<int64_t, Point> points;  // by time_ms
-    // Per rule: -1 unknown, else bits: kSelected (the rule's matchers hold), kDivisor
-    // (its divide_by matchers hold); 0: neither.
-    std::vector<int8_t> selected;
-  };
   // Learned-baseline state of one group of a rule (only for baseline conditions).
   // Kept for every group ever seen (not yet forgotten when a group goes away).
   // When warning and critical are baselines that learn the same way (SameLearning() in
   // alerter.cc), `critical` stays null and `warning` serves both.
   struct GroupBaselines {
     std::unique_ptr<BaselineEstimator> warning, critical;
+  };
+  static constexpr uint32_t kNoRule = std::numeric_limits<uint32_t>::max();
+  struct Series {  // its labels are the key of series_'s map
+    // By time_ms, ascending, times unique. A flat array: points arrive in time order (a
+    // new one is appended), a step reads a short run of them and Prune() drops a prefix.
+    std::vector<std::pair<int64_t, Point>> points;
+    // Per rule: -1 unknown, else bits: kSelected (the rule's matchers hold), kDivisor
+    // (its divide_by matchers hold); 0: neither.
+    std::vector<int8_t> selected;
+    // The baselines of this series' group under one baseline rule (the rule at index
+    // baselines_rule), so its steps find them without walking RuleRuntime::baselines;
+    // set when the series is the first of its group. Valid while the Alerter lives:
+    // baselines entries are never erased. Other baseline rules selecting it walk the map.
+    GroupBaselines* baselines = nullptr;
+    uint32_t baselines_rule = kNoRule;
   };
   struct RuleRuntime {
     int64_t last_step_ms = -1;  // the last evaluated step; -1 before the first
@@ -169,6 +178,10 @@ class Alerter {
   // metric name -> series labels -> series.
   std::map<std::string, std::map<Labels, Series>> series_;
   std::vector<RuleRuntime> runtime_;  // parallel to rules_->rules
+  // EvaluateRule()'s per-group working array (alerter.cc), kept between steps: at 100,000
+  // groups it is ~11 MB, which a fresh allocation would page in (and fault) every step.
+  struct StepScratch;
+  std::unique_ptr<StepScratch> scratch_;
   struct MetricClock {
     int64_t newest_ms = -1;
     int64_t oldest_ms = -1;  // the first data time seen: rules wait a full window after it

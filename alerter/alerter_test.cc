@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -413,6 +414,69 @@ TEST(AlerterTest, BaselineWarningPagesOnceOnAShift) {
   ASSERT_TRUE(recs[0].baseline.has_value());
   EXPECT_NEAR(*recs[0].baseline, 0.30, 0.05);
   EXPECT_EQ(recs[1].transition, AlertTransition::kResolve);
+}
+
+}  // namespace
+}  // namespace logship::alerter
+
+namespace logship::alerter {
+namespace {
+
+// Label matchers (!=, !~), aggregation of several series into `by` groups, keep_firing_for
+// and the annotation template, end to end through Ingest()/Evaluate().
+TEST(AlerterTest, MatchersSelectAndGroupsSumTheirSeries) {
+  std::vector<Page> pages;
+  std::vector<std::unique_ptr<Notifier>> notifiers;
+  notifiers.push_back(std::make_unique<RecordingNotifier>(&pages));
+  auto alerter = Alerter::Create(Rules(R"(groups:
+  - name: http
+    rules:
+      - alert: Busy
+        metric: http_requests
+        match: {method: '!=HEAD', path: '!~/health.*'}
+        function: rate
+        window: 10s
+        by: [host, dc]
+        warning: {at_least: 30}
+        keep_firing_for: 30s
+        annotations: {summary: '{{ $labels.host }}/{{ $labels.dc }} at {{ $value }}/s ({{ $severity }})'}
+)"),
+                                 std::move(notifiers));
+  // Per 10 s bucket on web-1/eu: GET /a and POST /b (selected) 100 each, 20/s together;
+  // 150 each in a burst: 30/s, exactly the (inclusive) threshold, which neither reaches
+  // alone. HEAD /a and GET /healthz 1000 each are never selected. web-1/us: the same.
+  // Buckets 6..11 burst, bucket 12 is quiet (a 10 s dip, bridged by keep_firing_for 30s),
+  // 13..14 burst again, then quiet.
+  std::vector<Sample> in;
+  for (int b = 0; b < 30; ++b) {
+    const int64_t t = kT0 + b * kBucket;
+    const bool burst = (b >= 6 && b < 12) || b == 13 || b == 14;
+    const double v = burst ? 150 : 100;
+    for (const char* dc : {"eu", "us"}) {
+      in.push_back({"http_requests", {{"dc", dc}, {"host", "web-1"}, {"method", "GET"}, {"path", "/a"}}, t, v});
+      in.push_back({"http_requests", {{"dc", dc}, {"host", "web-1"}, {"method", "POST"}, {"path", "/b"}}, t, v});
+      in.push_back({"http_requests", {{"dc", dc}, {"host", "web-1"}, {"method", "HEAD"}, {"path", "/a"}}, t, 1000});
+      in.push_back({"http_requests", {{"dc", dc}, {"host", "web-1"}, {"method", "GET"}, {"path", "/healthz"}}, t, 1000});
+    }
+  }
+  Feed(*alerter, in, 16, 7);
+  // One incident per (host, dc) group: a trigger and, 30 s after the last burst, one resolve.
+  ASSERT_EQ(pages.size(), 4u);
+  std::map<std::string, std::vector<PageAction>> by_dc;
+  for (const auto& p : pages) {
+    std::string dc;
+    for (const auto& [k, v] : p.labels) {
+      if (k == "dc") dc = v;
+    }
+    by_dc[dc].push_back(p.action);
+    if (p.action == PageAction::kTrigger) {
+      ASSERT_EQ(p.annotations.size(), 1u);
+      EXPECT_EQ(p.annotations[0].second, "web-1/" + dc + " at 30/s (warning)");
+    }
+  }
+  for (const char* dc : {"eu", "us"}) {
+    EXPECT_EQ(by_dc[dc], (std::vector<PageAction>{PageAction::kTrigger, PageAction::kResolve})) << dc;
+  }
 }
 
 }  // namespace

@@ -1,7 +1,10 @@
 #include "alerter/backtest/backtest.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
+#include <limits>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -53,6 +56,36 @@ std::vector<int64_t> Detections(const std::vector<TimelineEntry>& timeline, cons
       out.push_back(e.time_ms);
     }
   }
+  return out;
+}
+
+std::vector<int64_t> FiringRows(const std::vector<TimelineEntry>& timeline, const std::vector<int64_t>& row_times,
+                                const std::string& alert) {
+  // Open intervals [trigger, resolve) per (group, alert); one still open runs to the end.
+  std::vector<std::pair<int64_t, int64_t>> spans;
+  std::map<std::pair<std::string, std::string>, int64_t> open;
+  for (const auto& e : timeline) {
+    if (!alert.empty() && e.alert != alert) continue;
+    const auto key = std::make_pair(e.group, e.alert);
+    if (e.transition == AlertTransition::kTrigger) {
+      open.emplace(key, e.time_ms);
+    } else if (e.transition == AlertTransition::kResolve) {
+      auto it = open.find(key);
+      if (it != open.end()) {
+        spans.emplace_back(it->second, e.time_ms);
+        open.erase(it);
+      }
+    }
+  }
+  for (const auto& [key, since] : open) spans.emplace_back(since, std::numeric_limits<int64_t>::max());
+  std::vector<int64_t> out;
+  for (const auto& [from, to] : spans) {
+    for (auto it = std::lower_bound(row_times.begin(), row_times.end(), from); it != row_times.end() && *it < to; ++it) {
+      out.push_back(*it);
+    }
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
 }
 

@@ -33,6 +33,13 @@ std::vector<TimelineEntry> RunBacktest(std::shared_ptr<const RuleSet> rules,
 // `alert` is empty: what NAB counts as detections.
 std::vector<int64_t> Detections(const std::vector<TimelineEntry>& timeline, const std::string& alert = "");
 
+// Every row time (of `row_times`, sorted) at which an incident of `alert` (any alert when
+// empty) is open: from its trigger up to, not including, its resolve. The strict reading
+// of NAB, whose detectors flag rows: an alert that stays firing past a window's end costs
+// one false positive per row.
+std::vector<int64_t> FiringRows(const std::vector<TimelineEntry>& timeline, const std::vector<int64_t>& row_times,
+                                const std::string& alert = "");
+
 std::string FormatTime(int64_t time_ms);  // "2014-02-14 14:27:00" (UTC)
 std::string FormatTimelineTable(const std::vector<TimelineEntry>& timeline);
 std::string FormatTimelineJson(const std::vector<TimelineEntry>& timeline);  // one object a line

@@ -24,7 +24,7 @@ const std::set<std::string> kRuleKeys = {"alert",    "metric",   "match",  "func
                                          "window",   "by",       "warning", "critical",
                                          "for",      "labels",   "annotations", "keep_firing_for",
                                          "counter",  "divide_by", "min_samples"};
-const std::set<std::string> kConditionKeys = {"above", "below", "baseline"};
+const std::set<std::string> kConditionKeys = {"above", "at_least", "below", "at_most", "baseline"};
 const std::set<std::string> kBaselineKeys = {
     "method",    "direction",  "window",     "alpha",         "k",         "season",
     "bucket",    "min_history", "min_points", "min_value",    "min_rate",  "min_deviation",
@@ -188,13 +188,15 @@ Result<Condition> ParseCondition(const Reporter& r, const YAML::Node& node,
                                  const std::string& key) {
   LOGSHIP_RETURN_IF_ERROR(CheckKeys(r, node, kConditionKeys, key));
   if (node.size() != 1) {
-    return r.Error(node, "\"" + key + "\" needs exactly one of above: N, below: N or baseline: {...}");
+    return r.Error(node, "\"" + key +
+                             "\" needs exactly one of above: N, at_least: N, below: N, at_most: N or baseline: {...}");
   }
   auto it = node.begin();
-  if (it->first.Scalar() == "baseline") return ParseBaseline(r, it->second, key + ".baseline");
+  const std::string op = it->first.Scalar();
+  if (op == "baseline") return ParseBaseline(r, it->second, key + ".baseline");
   Condition c;
-  c.direction = it->first.Scalar() == "above" ? Condition::Direction::kAbove
-                                              : Condition::Direction::kBelow;
+  c.direction = op == "above" || op == "at_least" ? Condition::Direction::kAbove : Condition::Direction::kBelow;
+  c.inclusive = op == "at_least" || op == "at_most";
   auto v = GetNumber(r, it->second, key + "." + it->first.Scalar());
   if (!v.ok()) return v.status();
   c.threshold = *v;
@@ -365,7 +367,7 @@ Result<AlertRule> ParseRule(const Reporter& r, const YAML::Node& node, const std
     const Condition& c = *rule.critical;
     if (w.direction != c.direction) {
       return r.Error(node["critical"], "rule " + rule.alert +
-                                           ": warning and critical must both be above or both below");
+                                           ": warning and critical must both be above/at_least or both below/at_most");
     }
     bool beyond = w.direction == Condition::Direction::kAbove ? c.threshold >= w.threshold
                                                               : c.threshold <= w.threshold;

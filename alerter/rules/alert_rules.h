@@ -72,7 +72,8 @@ struct RuleDivisor {
 enum class Severity { kWarning = 1, kCritical = 2 };
 const char* SeverityName(Severity s);  // "warning", "critical"
 
-// When a severity's condition holds: a static threshold (`{above: N}` / `{below: N}`) or
+// When a severity's condition holds: a static threshold (`{above: N}` value > N,
+// `{at_least: N}` value >= N, `{below: N}` value < N, `{at_most: N}` value <= N) or
 // a learned baseline (`{baseline: {...}}`: the value is off the series' own history; the
 // per-group estimator state lives in the Alerter, see alerter/alerter.cc, ConditionHolds()).
 struct Condition {
@@ -80,12 +81,14 @@ struct Condition {
   enum class Direction { kAbove, kBelow };
   Method method = Method::kStatic;
   Direction direction = Direction::kAbove;  // static only
+  bool inclusive = false;                   // static only: at_least / at_most (>=, <=)
   double threshold = 0;                     // static only
   std::shared_ptr<const BaselineSpec> baseline;  // set for kBaseline
 
-  // Static: value > threshold (above) or value < threshold (below).
+  // Static: value > threshold (above), >= (at_least), < (below) or <= (at_most).
   bool Holds(double value) const {
-    return direction == Direction::kAbove ? value > threshold : value < threshold;
+    if (direction == Direction::kAbove) return inclusive ? value >= threshold : value > threshold;
+    return inclusive ? value <= threshold : value < threshold;
   }
 };
 

@@ -112,7 +112,10 @@ TEST(ParseAlertRulesTest, ErrorsNameFileAndLine) {
       {head + base + "        warning: {above: 5}\n        critical: {above: 2}\n",
        "bad.yaml:9: rule A: the critical threshold must be at or beyond"},
       {head + base + "        warning: {above: 5}\n        critical: {below: 9}\n",
-       "bad.yaml:9: rule A: warning and critical must both be above or both below"},
+       "bad.yaml:9: rule A: warning and critical must both be above/at_least or both below/at_most"},
+      {head + base + "        warning: {at_least: 5}\n        critical: {at_most: 9}\n",
+       "bad.yaml:9: rule A: warning and critical must both be above/at_least or both below/at_most"},
+      {head + base + "        warning: {at_least: many}\n", "bad.yaml:8: \"warning.at_least\" must be a number"},
       {head + base + "        warning: {above: 1}\n        for: soon\n", "bad.yaml:9: \"for\": bad duration"},
       {head + base + "        warning: {above: 1}\n        match: {status: '=~5(('}\n",
        "bad.yaml:9: matcher for \"status\": bad regex"},
@@ -158,7 +161,9 @@ TEST(LoadAlertRulesTest, ShippedDefaultRulesLoad) {
   EXPECT_EQ(cpu.window, milliseconds(30000));
   EXPECT_EQ(cpu.for_duration, milliseconds(120000));
   EXPECT_EQ(cpu.warning->method, Condition::Method::kBaseline);  // off this host's baseline
-  EXPECT_EQ(cpu.critical->threshold, 0.95);
+  EXPECT_EQ(cpu.critical->threshold, 0.95);  // critical at >= 95% busy
+  EXPECT_TRUE(cpu.critical->Holds(0.95));
+  EXPECT_FALSE(cpu.critical->Holds(0.9499));
   const AlertRule& rate = (*set)->rules[1];
   EXPECT_EQ(rate.warning->baseline->direction, BaselineDirection::kBoth);
   EXPECT_EQ(rate.critical->baseline->min_ratio, 0.1);  // collapse
@@ -184,6 +189,29 @@ TEST(LoadAlertRulesTest, ShippedDefaultRulesLoad) {
   EXPECT_TRUE(node.Selects(s));
   EXPECT_EQ((*set)->rules[4].metric, "up");
   EXPECT_FALSE(LoadAlertRules({dir + "/missing.yaml"}).ok());
+}
+
+TEST(ParseAlertRulesTest, InclusiveAndStrictThresholds) {
+  const std::string head = "groups:\n  - name: g\n    rules:\n      - alert: A\n        metric: m\n"
+                           "        function: avg\n        window: 1m\n";
+  auto cond = [&](const std::string& c) {
+    auto rules = ParseAlertRules(head + "        warning: " + c + "\n", "t.yaml");
+    EXPECT_TRUE(rules.ok()) << rules.status().ToString();
+    return rules.ok() ? *(*rules)[0].warning : Condition{};
+  };
+  Condition above = cond("{above: 95}"), at_least = cond("{at_least: 95}");
+  Condition below = cond("{below: 5}"), at_most = cond("{at_most: 5}");
+  EXPECT_FALSE(above.Holds(95));
+  EXPECT_TRUE(above.Holds(95.01));
+  EXPECT_TRUE(at_least.Holds(95));
+  EXPECT_FALSE(at_least.Holds(94.99));
+  EXPECT_FALSE(below.Holds(5));
+  EXPECT_TRUE(below.Holds(4.99));
+  EXPECT_TRUE(at_most.Holds(5));
+  EXPECT_FALSE(at_most.Holds(5.01));
+  // Mixed strict / inclusive of one direction is fine; critical must be at or beyond.
+  auto rules = ParseAlertRules(head + "        warning: {above: 80}\n        critical: {at_least: 95}\n", "t.yaml");
+  EXPECT_TRUE(rules.ok()) << rules.status().ToString();
 }
 
 TEST(ParseAlertRulesTest, BaselineConditions) {
@@ -246,7 +274,7 @@ TEST(ParseAlertRulesTest, BaselineErrorsNameFileAndLine) {
       {"        warning: {baseline: {method: mad, direction: above, min_ratio: 0.1}}\n",
        "bad.yaml:8: \"warning.baseline.min_ratio\" needs direction below or both"},
       {"        warning: {baseline: {method: mad}, above: 3}\n",
-       "bad.yaml:8: \"warning\" needs exactly one of above: N, below: N or baseline"},
+       "bad.yaml:8: \"warning\" needs exactly one of above: N, at_least: N, below: N, at_most: N or baseline"},
   };
   for (const auto& [tail, want] : cases) {
     auto rules = ParseAlertRules(head + tail, "bad.yaml");
