@@ -105,6 +105,32 @@ T Must(Result<T> r, const char* daemon, const char* what) {
 
 }  // namespace
 
+int CheckConfig(const std::string& path) {
+  auto c = LoadConfig(path);
+  if (!c.ok()) {
+    std::cerr << c.status().message() << "\n";
+    return 1;
+  }
+  // The files the config points to are part of what a daemon would refuse at start: parse
+  // rules with the patterns they use, and alert rules. Each error names file:line.
+  int failed = 0;
+  auto parse_rules = LoadRules(*c);
+  if (!parse_rules.ok()) {
+    std::cerr << "parser rules: " << parse_rules.status().message() << "\n";
+    ++failed;
+  }
+  auto alert_rules = alerter::LoadAlertRules(c->alerter.rule_files);
+  if (!alert_rules.ok()) {
+    std::cerr << "alert rules: " << alert_rules.status().message() << "\n";
+    ++failed;
+  }
+  if (failed) return 1;
+  std::cout << path << ": ok (" << c->parser.rule_files.size() << " parse rule files, "
+            << c->alerter.rule_files.size() << " alert rule files with " << (*alert_rules)->rules.size()
+            << " rules)\n";
+  return 0;
+}
+
 int RunShipper(const std::string& path) {
   auto common = Setup(path, "shipper");
   if (!common) return 1;

@@ -15,6 +15,8 @@ struct RunOptions {
   bool print_summary = true;
 };
 
+// logship config check: the config, and the parse and alert rule files it names.
+int CheckConfig(const std::string& config_path);
 int RunShipper(const std::string& config_path);
 int RunParser(const std::string& config_path);
 int RunAlerter(const std::string& config_path);

@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
 
   CLI::App* config = app.add_subcommand("config", "Check a config file or print the reference");
   config->require_subcommand(1);
-  CLI::App* check = config->add_subcommand("check", "Validate a config file; errors name file:line");
+  CLI::App* check = config->add_subcommand("check", "Validate a config file and the rule files it names; errors name file:line");
   check->add_option("-c,--config", config_path, "Config file")->capture_default_str();
   CLI::App* reference = config->add_subcommand("reference", "Print every config key as Markdown");
 
@@ -58,15 +58,7 @@ int main(int argc, char** argv) {
     }
     return logship::cli::RunAll(config_path, options);
   }
-  if (check->parsed()) {
-    auto c = logship::LoadConfig(config_path);
-    if (!c.ok()) {
-      std::cerr << c.status().message() << "\n";
-      return 1;
-    }
-    std::cout << config_path << ": ok\n";
-    return 0;
-  }
+  if (check->parsed()) return logship::cli::CheckConfig(config_path);
   if (reference->parsed()) {
     std::cout << logship::ConfigReference();
     return 0;

@@ -69,6 +69,29 @@ TEST_F(CliTest, ConfigCheckNamesFileLineAndWhatWasExpected) {
   EXPECT_EQ(r.exit_code, 0) << r.output;
 }
 
+TEST_F(CliTest, ConfigCheckAlsoLoadsTheRuleFilesItNames) {
+  const std::string src = testing::SourceDir();
+  std::ofstream(dir_ + "/bad_parse.yaml") << "rules:\n  - name: web\n    patterns: ['%{NO_SUCH_PATTERN:x}']\n";
+  std::ofstream(dir_ + "/bad_alert.yaml")
+      << "groups:\n  - name: g\n    rules:\n      - alert: A\n        metric: m\n        function: avg\n        window: 1m\n"
+         "        critical: {abuv: 3}\n";
+  std::ofstream(dir_ + "/rules.yaml") << "host: a\ndata_dir: d\nparser:\n  rules: [bad_parse.yaml]\n  patterns: [" << src
+                                      << "/rules/patterns]\nalerter:\n  rules: [bad_alert.yaml]\n";
+  RunResult r = RunLogship({"config", "check", "-c", dir_ + "/rules.yaml"}, dir_);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("NO_SUCH_PATTERN"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("bad_parse.yaml"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("bad_alert.yaml:8"), std::string::npos) << r.output;
+
+  std::ofstream(dir_ + "/shipped.yaml") << "host: a\ndata_dir: d\nparser:\n  rules: [" << src
+                                        << "/rules/parse/nginx.yaml]\n  patterns: [" << src
+                                        << "/rules/patterns]\nalerter:\n  rules: [" << src
+                                        << "/rules/alerts/default.yaml]\n";
+  r = RunLogship({"config", "check", "-c", dir_ + "/shipped.yaml"}, dir_);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find(": ok (1 parse rule files"), std::string::npos) << r.output;
+}
+
 TEST_F(CliTest, TheConfigReferenceInDocsIsTheGeneratedOne) {
   RunResult r = RunLogship({"config", "reference"}, dir_);
   ASSERT_EQ(r.exit_code, 0);
