@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "alerter/api/api_token.h"
+#include "core/util/fs.h"
 
 namespace logship::alerter {
 
@@ -42,6 +43,12 @@ Result<std::unique_ptr<AlerterService>> AlerterService::Start(const Config& conf
     auto server = ApiServer::Start(api, s->dispatcher_.get());
     if (server.ok()) {
       s->api_ = std::move(*server);
+      // The address actually bound (port 0 picks one), for `logship alerts` on this host.
+      const std::string host = ac.api.listen.substr(0, ac.api.listen.rfind(':'));
+      const std::string bound = host + ":" + std::to_string(s->api_->port());
+      if (Status st = WriteFileAtomically(ApiAddressPath(config.data_dir), bound + "\n"); !st.ok()) {
+        spdlog::warn("alerter: cannot record the API address: {}", st.ToString());
+      }
       spdlog::info("alerter: API on http://{} (port {}); token from {}", ac.api.listen, s->api_->port(),
                    ac.api.token.value.empty() ? ApiTokenPath(config.data_dir) : ac.api.token.origin);
     } else if (options.api_required) {

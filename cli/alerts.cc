@@ -60,7 +60,18 @@ Endpoint Resolve(const AlertsArgs& a) {
     config = std::move(*c);
   }
   e.url = a.url;
-  if (e.url.empty() && config && !config->alerter.api.listen.empty()) e.url = "http://" + config->alerter.api.listen;
+  if (e.url.empty() && config && !config->alerter.api.listen.empty()) {
+    const std::string& listen = config->alerter.api.listen;
+    if (listen.size() > 2 && listen.compare(listen.size() - 2, 2, ":0") == 0) {
+      // Port 0: the alerter picked one and recorded it.
+      const std::string file = alerter::ApiAddressPath(config->data_dir);
+      auto bound = ReadWholeFile(file);
+      if (!bound.ok()) Fail("alerter.api.listen has port 0 and " + file + " is unreadable: is the alerter running?", 2);
+      e.url = "http://" + Trimmed(*bound);
+    } else {
+      e.url = "http://" + listen;
+    }
+  }
   if (e.url.empty()) e.url = "http://127.0.0.1:9465";
   while (!e.url.empty() && e.url.back() == '/') e.url.pop_back();
 

@@ -83,7 +83,7 @@ TEST(ScrapeDaemonTest, AlerterScrapesNodeExporterPagesAndCountsBrokenTargets) {
   std::ofstream(dir + "/logship.yaml")
       << "host: h\ndata_dir: data\nmetrics: {listen: '127.0.0.1:" << metrics_port << "'}\n"
       << "queue: {redis: {port: " << redis.port() << "}}\n"
-      << "alerter:\n  rules: [alerts.yaml]\n  api: {listen: ''}\n"
+      << "alerter:\n  rules: [alerts.yaml]\n  api: {listen: '127.0.0.1:0'}\n"
       << "  notify: [{name: hook, type: webhook, url: '" << (*hook)->url("/hook") << "'}]\n"
       << "  scrape:\n"
       << target("node", exporter.metrics_url())
@@ -113,6 +113,15 @@ TEST(ScrapeDaemonTest, AlerterScrapesNodeExporterPagesAndCountsBrokenTargets) {
   EXPECT_EQ(details["labels"]["instance"], exporter.instance());
   EXPECT_GT(details["value"].get<double>(), 0.5);
   EXPECT_LT(details["value"].get<double>(), 4096) << "a rate, not a running total";
+
+  // The API was given port 0: `logship alerts` finds the port the alerter recorded.
+  {
+    testing::Subprocess cli({testing::LogshipBinary(), "alerts", "list", "-c", dir + "/logship.yaml"},
+                            dir + "/cli.log");
+    ASSERT_TRUE(cli.Start().ok());
+    EXPECT_EQ(cli.Wait(30000), 0) << cli.Log();
+    EXPECT_NE(cli.Log().find("NodeCpuSecondsFlowing"), std::string::npos) << cli.Log();
+  }
 
   // The broken targets: errors by kind, up 0, and the daemon goes on.
   const std::string down = "instance=\"127.0.0.1:" + std::to_string(closed) + "\",job=\"down\"";

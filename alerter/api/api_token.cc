@@ -14,6 +14,7 @@
 namespace logship::alerter {
 
 std::string ApiTokenPath(const std::string& data_dir) { return data_dir + "/alerter/api-token"; }
+std::string ApiAddressPath(const std::string& data_dir) { return data_dir + "/alerter/api-address"; }
 
 Result<std::string> LoadOrCreateApiToken(const std::string& path) {
   auto existing = ReadWholeFile(path);

@@ -12,6 +12,9 @@ namespace logship::alerter {
 
 // <data_dir>/alerter/api-token
 std::string ApiTokenPath(const std::string& data_dir);
+// <data_dir>/alerter/api-address: "host:port" the running API is bound to, written at
+// start (so `logship alerts` finds an API configured with port 0).
+std::string ApiAddressPath(const std::string& data_dir);
 // Reads the file, or creates it with 32 random bytes (64 hex digits) when absent.
 Result<std::string> LoadOrCreateApiToken(const std::string& path);
 // The token the API of `config` expects: alerter.api.token when set, else the file's
