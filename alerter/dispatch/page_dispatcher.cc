@@ -378,7 +378,7 @@ Status PageDispatcher::Submit(const EvaluationOutput& out, std::vector<bool>* fa
       (void)ReloadAfterFailure();
       return st;
     }
-    if (!out.pages.empty()) wake_ = true;
+    if (!out.pages.empty()) ++wake_gen_;
   }
   cv_.notify_all();
   return Status::Ok();
@@ -387,95 +387,120 @@ Status PageDispatcher::Submit(const EvaluationOutput& out, std::vector<bool>* fa
 // ---------------------------------------------------------------------------------------
 // Delivery
 
-size_t PageDispatcher::RunOnce() {
-  std::lock_guard<std::mutex> round(deliver_mu_);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    const int64_t now = now_ms();
-    Status st = store_->Begin();
-    if (st.ok()) {
-      auto body = [&]() -> Status {
-        for (auto it = incidents_.begin(); it != incidents_.end();) {
-          Incident& inc = it->second;
-          if (!inc.firing && now - inc.resolved_ms > options_.retention.count()) {
-            LOGSHIP_RETURN_IF_ERROR(store_->DeleteIncident(it->first));
-            it = incidents_.erase(it);
-            continue;
-          }
-          bool changed = false;
-          LOGSHIP_RETURN_IF_ERROR(Advance(it->first, inc, now, &changed));
-          if (changed) LOGSHIP_RETURN_IF_ERROR(SaveIncident(it->first, inc));
+void PageDispatcher::RunTimers() {
+  std::lock_guard<std::mutex> lock(mu_);
+  const int64_t now = now_ms();
+  const size_t queued_before = outbox_.size();
+  Status st = store_->Begin();
+  if (st.ok()) {
+    auto body = [&]() -> Status {
+      for (auto it = incidents_.begin(); it != incidents_.end();) {
+        Incident& inc = it->second;
+        if (!inc.firing && now - inc.resolved_ms > options_.retention.count()) {
+          LOGSHIP_RETURN_IF_ERROR(store_->DeleteIncident(it->first));
+          it = incidents_.erase(it);
+          continue;
+        }
+        bool changed = false;
+        LOGSHIP_RETURN_IF_ERROR(Advance(it->first, inc, now, &changed));
+        if (changed) LOGSHIP_RETURN_IF_ERROR(SaveIncident(it->first, inc));
+        ++it;
+      }
+      for (auto it = silences_.begin(); it != silences_.end();) {
+        if (now - it->silence().ends_ms > options_.retention.count()) {
+          LOGSHIP_RETURN_IF_ERROR(store_->DeleteSilence(it->silence().id));
+          it = silences_.erase(it);
+        } else {
           ++it;
         }
-        for (auto it = silences_.begin(); it != silences_.end();) {
-          if (now - it->silence().ends_ms > options_.retention.count()) {
-            LOGSHIP_RETURN_IF_ERROR(store_->DeleteSilence(it->silence().id));
-            it = silences_.erase(it);
-          } else {
-            ++it;
-          }
-        }
-        return store_->Commit();
-      };
-      st = body();
-      if (!st.ok()) {
-        store_->Rollback();
-        (void)ReloadAfterFailure();
       }
+      return store_->Commit();
+    };
+    st = body();
+    if (!st.ok()) {
+      store_->Rollback();
+      (void)ReloadAfterFailure();
     }
-    if (!st.ok()) spdlog::error("alerter: dispatcher timers: {}", st.ToString());
-    UpdateGauges();
   }
+  if (!st.ok()) spdlog::error("alerter: dispatcher timers: {}", st.ToString());
+  if (outbox_.size() != queued_before) ++wake_gen_;  // repeats, escalations: the receivers' turn
+  UpdateGauges();
+}
 
+std::mutex& PageDispatcher::ReceiverMutex(const std::string& receiver) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto& m = receiver_mu_[receiver];
+  if (!m) m = std::make_unique<std::mutex>();
+  return *m;
+}
+
+size_t PageDispatcher::DeliverDue(const std::string& receiver) {
+  // One delivery at a time per receiver (its outbox order is kept); receivers don't wait
+  // for each other.
+  std::lock_guard<std::mutex> one(ReceiverMutex(receiver));
+  Notifier* n = FindNotifier(receiver);
   size_t attempts = 0;
   for (int round_no = 0; round_no < 1000; ++round_no) {
-    // The oldest entry of each receiver, when it is due: per receiver, order is kept.
-    std::vector<std::pair<int64_t, OutboxEntry>> due;
+    // The receiver's oldest entry, when it is due.
+    int64_t seq = 0;
+    OutboxEntry e;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      const int64_t now = now_ms();
-      std::set<std::string> seen;
-      for (const auto& [seq, e] : outbox_) {
-        if (!seen.insert(e.receiver).second) continue;
-        if (e.next_ms <= now) due.emplace_back(seq, e);
-      }
+      auto it = std::find_if(outbox_.begin(), outbox_.end(), [&](const auto& kv) { return kv.second.receiver == receiver; });
+      if (it == outbox_.end() || it->second.next_ms > now_ms()) break;
+      seq = it->first;
+      e = it->second;
     }
-    if (due.empty()) break;
-    for (auto& [seq, e] : due) {
-      Notifier* n = FindNotifier(e.receiver);
-      Status result = n == nullptr ? Status::Permanent("unknown receiver") : n->Notify(e.page);
-      ++attempts;
-      std::lock_guard<std::mutex> lock(mu_);
-      const int64_t now = now_ms();
-      if (result.ok() || !result.retryable()) {
-        if (!result.ok()) {
-          DispatchProbe::Dropped(e.receiver, n == nullptr ? "unknown_receiver" : "permanent");
-          spdlog::error("alerter: {} of incident {} to {} dropped: {}", PageActionName(e.page.action), e.incident,
-                        e.receiver, result.ToString());
-        }
-        Status st = store_->DeleteOutbox(seq);
-        if (!st.ok()) spdlog::error("alerter: outbox: {} (it will be sent again)", st.ToString());
-        outbox_.erase(seq);
-      } else {
-        auto it = outbox_.find(seq);
-        if (it == outbox_.end()) continue;
-        it->second.attempts++;
-        int shift = std::min(it->second.attempts - 1, 20);
-        Millis wait = std::min(options_.initial_backoff * (int64_t{1} << shift), options_.max_backoff);
-        wait = std::max(wait, n->last_retry_after());
-        it->second.next_ms = now + wait.count();
-        DispatchProbe::Retried(e.receiver);
-        spdlog::warn("alerter: {} of incident {} to {} failed ({}); retrying in {} ms", PageActionName(e.page.action),
-                     e.incident, e.receiver, result.ToString(), wait.count());
-        Status st = store_->UpdateOutbox(seq, it->second.attempts, it->second.next_ms);
-        if (!st.ok()) spdlog::error("alerter: outbox: {}", st.ToString());
+    Status result = n == nullptr ? Status::Permanent("unknown receiver") : n->Notify(e.page);
+    ++attempts;
+    std::lock_guard<std::mutex> lock(mu_);
+    const int64_t now = now_ms();
+    if (result.ok() || !result.retryable()) {
+      if (!result.ok()) {
+        DispatchProbe::Dropped(e.receiver, n == nullptr ? "unknown_receiver" : "permanent");
+        spdlog::error("alerter: {} of incident {} to {} dropped: {}", PageActionName(e.page.action), e.incident,
+                      e.receiver, result.ToString());
       }
+      Status st = store_->DeleteOutbox(seq);
+      if (!st.ok()) spdlog::error("alerter: outbox: {} (it will be sent again)", st.ToString());
+      outbox_.erase(seq);
+    } else {
+      auto it = outbox_.find(seq);
+      if (it == outbox_.end()) continue;
+      it->second.attempts++;
+      int shift = std::min(it->second.attempts - 1, 20);
+      Millis wait = std::min(options_.initial_backoff * (int64_t{1} << shift), options_.max_backoff);
+      wait = std::max(wait, n->last_retry_after());
+      it->second.next_ms = now + wait.count();
+      DispatchProbe::Retried(e.receiver);
+      spdlog::warn("alerter: {} of incident {} to {} failed ({}); retrying in {} ms", PageActionName(e.page.action),
+                   e.incident, e.receiver, result.ToString(), wait.count());
+      Status st = store_->UpdateOutbox(seq, it->second.attempts, it->second.next_ms);
+      if (!st.ok()) spdlog::error("alerter: outbox: {}", st.ToString());
+      break;  // backing off: nothing else of this receiver goes before this entry
     }
   }
-  {
+  if (attempts > 0) {
     std::lock_guard<std::mutex> lock(mu_);
     UpdateGauges();
   }
+  return attempts;
+}
+
+std::vector<std::string> PageDispatcher::OrphanReceivers() const {
+  std::set<std::string> names;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [seq, e] : outbox_) {
+    if (FindNotifier(e.receiver) == nullptr) names.insert(e.receiver);
+  }
+  return {names.begin(), names.end()};
+}
+
+size_t PageDispatcher::RunOnce() {
+  RunTimers();
+  size_t attempts = 0;
+  for (const auto& n : notifiers_) attempts += DeliverDue(n->name());
+  for (const auto& name : OrphanReceivers()) attempts += DeliverDue(name);
   return attempts;
 }
 
@@ -498,6 +523,10 @@ void PageDispatcher::Start() {
   if (thread_.joinable()) return;
   stopping_ = false;
   thread_ = std::thread([this] { Loop(); });
+  for (const auto& n : notifiers_) {
+    const std::string name = n->name();
+    receiver_threads_.emplace_back([this, name] { ReceiverLoop(name); });
+  }
 }
 
 void PageDispatcher::Stop() {
@@ -506,22 +535,49 @@ void PageDispatcher::Stop() {
     stopping_ = true;
   }
   cv_.notify_all();
+  const bool was_running = thread_.joinable();
   if (thread_.joinable()) thread_.join();
+  for (auto& t : receiver_threads_) t.join();
+  receiver_threads_.clear();
+  // What the last evaluation queued before the stop (what fails stays in the outbox).
+  if (was_running) RunOnce();
 }
 
+// The timer thread: repeats, escalations, unmutes, resends and expiry, every tick or when
+// woken; deliveries to receivers no longer configured are dropped here.
 void PageDispatcher::Loop() {
+  uint64_t seen = 0;
   for (;;) {
-    RunOnce();
+    RunTimers();
+    for (const auto& name : OrphanReceivers()) DeliverDue(name);
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.notify_all();  // the receivers look at what the timers queued
+    seen = wake_gen_;
+    if (stopping_) break;
+    cv_.wait_for(lock, options_.tick, [&] { return stopping_ || wake_gen_ != seen; });
+    if (stopping_) break;
+  }
+}
+
+// One thread per receiver, so a slow or failing receiver (timeouts, retries with backoff)
+// delays only its own notifications.
+void PageDispatcher::ReceiverLoop(const std::string& receiver) {
+  uint64_t seen = 0;
+  for (;;) {
+    DeliverDue(receiver);
     std::unique_lock<std::mutex> lock(mu_);
     if (stopping_) break;
     Millis wait = options_.tick;
     const int64_t now = now_ms();
-    for (const auto& [seq, e] : outbox_) wait = std::min(wait, Millis(std::max<int64_t>(e.next_ms - now, 10)));
-    cv_.wait_for(lock, wait, [this] { return stopping_ || wake_; });
-    wake_ = false;
+    for (const auto& [seq, e] : outbox_) {
+      if (e.receiver != receiver) continue;
+      wait = std::min(wait, Millis(std::max<int64_t>(e.next_ms - now, 10)));
+      break;  // only its oldest entry can be sent next
+    }
+    seen = wake_gen_;
+    cv_.wait_for(lock, wait, [&] { return stopping_ || wake_gen_ != seen; });
     if (stopping_) break;
   }
-  RunOnce();  // what the last evaluation queued before the stop (what fails stays in the outbox)
 }
 
 size_t PageDispatcher::outbox_size() const {
@@ -647,7 +703,7 @@ Result<nlohmann::json> PageDispatcher::Acknowledge(const std::string& id, const 
     }
     spdlog::info("alerter: incident {} ({}) acknowledged by {}", *key, inc.page.alert, inc.acked_by);
     result = IncidentJson(*key, inc);
-    wake_ = true;
+    ++wake_gen_;
   }
   cv_.notify_all();
   return result;
@@ -671,7 +727,7 @@ Result<Silence> PageDispatcher::AddSilence(Silence s) {
     silences_.push_back(std::move(*m));
     spdlog::info("alerter: silence {} by {} until {}", s.id, s.created_by, FormatTimestamp(s.ends_ms));
     stored = s;
-    wake_ = true;
+    ++wake_gen_;
   }
   cv_.notify_all();
   return stored;
@@ -707,7 +763,7 @@ Result<Silence> PageDispatcher::ExpireSilence(const std::string& id) {
       spdlog::info("alerter: silence {} expired", s.id);
     }
     result = s;
-    wake_ = true;
+    ++wake_gen_;
   }
   cv_.notify_all();
   return result;

@@ -26,7 +26,8 @@
 // Clock: repeats, escalation, silences and acknowledgements run on the wall clock
 // (DispatcherOptions::clock); the evaluator's pages carry data time.
 //
-// Thread-safe. Lifecycle: Open (loads the state) -> Start (delivery thread) -> Stop.
+// Thread-safe. Lifecycle: Open (loads the state) -> Start (a timer thread and one delivery
+// thread per receiver, so a slow receiver delays no other) -> Stop.
 // RunOnce() does one round on the caller's thread (tests, or without Start()).
 #pragma once
 
@@ -143,7 +144,13 @@ class PageDispatcher final : public PageSink {
   nlohmann::json IncidentJson(const std::string& id, const Incident& inc) const;
   Status ReloadAfterFailure();
   void UpdateGauges() const;
+  void RunTimers();
+  std::mutex& ReceiverMutex(const std::string& receiver);
+  // Sends the receiver's due notifications in outbox order; stops at one that must wait.
+  size_t DeliverDue(const std::string& receiver);
+  std::vector<std::string> OrphanReceivers() const;  // in the outbox, not configured
   void Loop();
+  void ReceiverLoop(const std::string& receiver);
 
   const DispatcherOptions options_;
   std::unique_ptr<StateStore> store_;
@@ -157,9 +164,10 @@ class PageDispatcher final : public PageSink {
   std::map<int64_t, OutboxEntry> outbox_;       // GUARDED_BY(mu_), by seq
   std::vector<SilenceMatcher> silences_;        // GUARDED_BY(mu_)
   bool stopping_ = false;                       // GUARDED_BY(mu_)
-  bool wake_ = false;                           // GUARDED_BY(mu_)
-  std::mutex deliver_mu_;                       // one delivering round at a time
-  std::thread thread_;
+  uint64_t wake_gen_ = 0;                       // GUARDED_BY(mu_); bumped when there is news
+  std::map<std::string, std::unique_ptr<std::mutex>> receiver_mu_;  // GUARDED_BY(mu_)
+  std::thread thread_;                          // timers
+  std::vector<std::thread> receiver_threads_;   // one per notifier
 };
 
 }  // namespace logship::alerter

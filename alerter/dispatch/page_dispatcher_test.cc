@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <deque>
 #include <set>
+#include <thread>
+#include <atomic>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -430,6 +432,57 @@ TEST_F(PageDispatcherTest, PagerDutyIncidentBodies) {
   }
   EXPECT_EQ(actions, (std::vector<std::string>{"trigger", "acknowledge", "resolve"}));
   EXPECT_EQ(nlohmann::json::parse(reqs[0].body)["payload"]["severity"], "warning");
+}
+
+// With the delivery threads running, a receiver that hangs (a timeout, a slow endpoint)
+// holds up only its own notifications: the other receiver gets the trigger at once.
+class BlockingReceiver final : public Notifier {
+ public:
+  BlockingReceiver(std::string name, Millis delay) : name_(std::move(name)), delay_(delay) {}
+  Status Notify(const Page&) override {
+    std::this_thread::sleep_for(delay_);
+    ++sent_;
+    return Status::Ok();
+  }
+  const std::string& name() const override { return name_; }
+  std::string type() const override { return "fake"; }
+  NotifierTraits traits() const override { return kPager; }
+  Millis last_retry_after() const override { return Millis(0); }
+  int sent() const { return sent_.load(); }
+
+ private:
+  std::string name_;
+  Millis delay_;
+  std::atomic<int> sent_{0};
+};
+
+TEST_F(PageDispatcherTest, ASlowReceiverDelaysNoOther) {
+  std::vector<std::unique_ptr<Notifier>> n;
+  auto slow = std::make_unique<BlockingReceiver>("slow", milliseconds(3000));
+  auto fast = std::make_unique<BlockingReceiver>("fast", milliseconds(0));
+  BlockingReceiver* slow_rx = slow.get();
+  BlockingReceiver* fast_rx = fast.get();
+  n.push_back(std::move(slow));  // first in the config: it used to be tried first, in line
+  n.push_back(std::move(fast));
+  std::filesystem::create_directories(dir_);
+  auto d = PageDispatcher::Open((dir_ / "slow.db").string(), RouteConfig{}, {}, std::move(n), DispatcherOptions{});
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  (*d)->Start();
+  EvaluationOutput out;
+  out.pages = {Trigger("00000000000000f1", Severity::kCritical, {{"host", "web-1"}}),
+               Trigger("00000000000000f2", Severity::kCritical, {{"host", "web-2"}})};
+  std::vector<bool> failed;
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE((*d)->Submit(out, &failed).ok());
+  while (fast_rx->sent() < 2 && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(10)) {
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  EXPECT_EQ(fast_rx->sent(), 2);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, milliseconds(2000)) << "the fast receiver waited for the slow one";
+  EXPECT_EQ(slow_rx->sent(), 0);
+  (*d)->Stop();  // the slow one finishes what it has
+  EXPECT_EQ(slow_rx->sent(), 2);
+  EXPECT_EQ((*d)->outbox_size(), 0u);
 }
 
 }  // namespace
