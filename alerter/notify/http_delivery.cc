@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <string_view>
 #include <thread>
 
 #include "alerter/notify/notify_probe.h"
@@ -42,7 +43,7 @@ std::string HttpDelivery::Redact(const std::string& message, const std::string& 
   return out;
 }
 
-Result<HttpResponse> HttpDelivery::Post(const std::string& url, const std::string& body,
+Result<HttpResponse> HttpDelivery::Send(const char* method, const std::string& url, const std::string& body,
                                         const HttpHeaders& headers, Millis timeout, const std::string& what) {
   Millis backoff = options_.initial_backoff;
   Status last;
@@ -50,7 +51,8 @@ Result<HttpResponse> HttpDelivery::Post(const std::string& url, const std::strin
   last_retry_after_ = Millis(0);
   for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
     last_attempts_ = attempt;
-    auto resp = client_.Post(url, body, headers, timeout);
+    auto resp = std::string_view(method) == "PUT" ? client_.Put(url, body, headers, timeout)
+                                                  : client_.Post(url, body, headers, timeout);
     if (resp.ok()) {
       CountNotifySent(name_, type_);
       return resp;

@@ -37,7 +37,12 @@ class HttpDelivery {
 
   // POSTs `body`; Ok on 2xx. `what` names the request in logs ("trigger 0123abcd").
   Result<HttpResponse> Post(const std::string& url, const std::string& body, const HttpHeaders& headers,
-                            Millis timeout, const std::string& what);
+                            Millis timeout, const std::string& what) {
+    return Send("POST", url, body, headers, timeout, what);
+  }
+  // POST or PUT, with the same retries.
+  Result<HttpResponse> Send(const char* method, const std::string& url, const std::string& body,
+                            const HttpHeaders& headers, Millis timeout, const std::string& what);
 
   int last_attempts() const { return last_attempts_; }
   // The Retry-After of the last Retryable failure (0 when none): the outbox waits this long.

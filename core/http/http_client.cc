@@ -139,6 +139,12 @@ Result<HttpResponse> HttpClient::Post(const std::string& url, const std::string&
   return Perform("POST", url, &body, headers, timeout);
 }
 
+Result<HttpResponse> HttpClient::Put(const std::string& url, const std::string& body,
+                                     const HttpHeaders& headers,
+                                     std::chrono::milliseconds timeout) {
+  return Perform("PUT", url, &body, headers, timeout);
+}
+
 Result<HttpResponse> HttpClient::Get(const std::string& url, const HttpHeaders& headers,
                                      std::chrono::milliseconds timeout) {
   return Perform("GET", url, nullptr, headers, timeout);
@@ -188,6 +194,7 @@ Result<HttpResponse> HttpClient::Perform(const char* method, const std::string& 
     curl_easy_setopt(curl, CURLOPT_POST, 1L);
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body->size()));
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body->data());
+    if (std::string_view(method) != "POST") curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
   } else {
     curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
   }

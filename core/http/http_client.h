@@ -80,6 +80,9 @@ class HttpClient {
   // reason. After a Retryable failure, last_retry_after() holds the server's Retry-After.
   Result<HttpResponse> Post(const std::string& url, const std::string& body,
                             const HttpHeaders& headers, std::chrono::milliseconds timeout);
+  // PUT with a body (same outcome rules as Post).
+  Result<HttpResponse> Put(const std::string& url, const std::string& body,
+                           const HttpHeaders& headers, std::chrono::milliseconds timeout);
   Result<HttpResponse> Get(const std::string& url, const HttpHeaders& headers,
                            std::chrono::milliseconds timeout);
 

@@ -83,7 +83,18 @@ Status OpsgenieNotifier::Notify(const Page& page) {
   HttpHeaders headers = {{"Content-Type", "application/json"}, {"Authorization", "GenieKey " + key_}};
   auto r = delivery_.Post(url, body.dump(), headers, timeout_,
                           std::string(PageActionName(page.action)) + " " + page.dedup_key);
-  return r.ok() ? Status::Ok() : r.status();
+  if (!r.ok()) return r.status();
+  if (page.action == PageAction::kTrigger && page.previous_severity && *page.previous_severity != page.severity) {
+    // Opsgenie deduplicates a create on an open alias (count + 1) and keeps the alert's
+    // priority: an escalation (or downgrade) sets it explicitly. Retried as a whole with
+    // the create, which is idempotent on the alias.
+    const std::string priority = page.severity == Severity::kCritical ? "P1" : "P3";
+    auto p = delivery_.Send("PUT", base_ + "/v2/alerts/" + Escape(page.dedup_key) + "/priority?identifierType=alias",
+                            nlohmann::json{{"priority", priority}}.dump(), headers, timeout_,
+                            "priority " + priority + " " + page.dedup_key);
+    if (!p.ok()) return p.status();
+  }
+  return Status::Ok();
 }
 
 }  // namespace logship::alerter

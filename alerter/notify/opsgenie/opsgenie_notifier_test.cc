@@ -107,5 +107,29 @@ TEST(OpsgenieNotifierTest, WarningIsP3AndA422IsPermanent) {
             1);
 }
 
+TEST(OpsgenieNotifierTest, AnEscalationRaisesThePriorityOfTheOpenAlert) {
+  Fixture f = Make("og-escalate");
+  Page p = SamplePage();
+  p.severity = Severity::kWarning;
+  ASSERT_TRUE(f.notifier->Notify(p).ok());
+  p.severity = Severity::kCritical;
+  p.previous_severity = Severity::kWarning;
+  ASSERT_TRUE(f.notifier->Notify(p).ok());
+  auto reqs = f.receiver->requests();
+  ASSERT_EQ(reqs.size(), 3u);
+  EXPECT_EQ(nlohmann::json::parse(reqs[0].body)["priority"], "P3");
+  EXPECT_EQ(reqs[1].path, "/v2/alerts");  // the create on the open alias: count + 1, a note
+  EXPECT_EQ(reqs[2].method, "PUT");
+  EXPECT_EQ(reqs[2].path, "/v2/alerts/9f2c4b1a7d3e5f60/priority?identifierType=alias");
+  EXPECT_EQ(reqs[2].Header("Authorization"), "GenieKey genie-key-123");
+  EXPECT_EQ(nlohmann::json::parse(reqs[2].body), (nlohmann::json{{"priority", "P1"}}));
+
+  // A repeat at the same severity sends no priority update.
+  p.previous_severity.reset();
+  p.repeat = 1;
+  ASSERT_TRUE(f.notifier->Notify(p).ok());
+  EXPECT_EQ(f.receiver->request_count(), 4u);
+}
+
 }  // namespace
 }  // namespace logship::alerter
