@@ -97,6 +97,11 @@ template <class Points>
 auto PointsAfter(Points& points, int64_t t) {
   return std::upper_bound(points.begin(), points.end(), t, [](int64_t x, const auto& p) { return x < p.first; });
 }
+// Drops a series' points before `horizon` (no future step reads them).
+template <class Points>
+void DropBefore(Points& points, int64_t horizon) {
+  if (!points.empty() && points.front().first < horizon) points.erase(points.begin(), PointsFrom(points, horizon));
+}
 
 // Where a severity's condition is checked. A baseline condition is judged against the
 // band its estimator expected before this value (`band`, from BaselineEstimator::Expected()).
@@ -372,6 +377,7 @@ void Alerter::Ingest(std::span<const Sample> samples, std::span<const uint8_t> c
       it = by_labels.emplace(*labels, std::move(fresh)).first;
     }
     auto& points = it->second.points;
+    DropBefore(points, mc.prune_horizon_ms);  // see Prune()
     auto pit = points.end();
     if (points.empty() || points.back().first < s.time_ms) {
       points.emplace_back(s.time_ms, Point{});  // the usual case: the newest point
@@ -486,9 +492,21 @@ void Alerter::EvaluateRule(size_t i, int64_t t) {
   bool groups_sorted = true;
   int64_t next_point = kNoStep;  // the earliest point after this step's window (gap skipping)
   if (auto sit = series_.find(rule.metric); sit != series_.end()) {
-    for (auto& [labels, series] : sit->second) {
+    auto& by_labels = sit->second;
+    const int64_t horizon = clocks_[rule.metric].prune_horizon_ms;
+    for (auto it = by_labels.begin(); it != by_labels.end();) {
+      // Points no step reads any more go first (see Prune()); a series left without
+      // points is forgotten.
+      DropBefore(it->second.points, horizon);
+      if (it->second.points.empty()) {
+        it = by_labels.erase(it);
+        continue;
+      }
+      const Labels& labels = it->first;
+      Series& series = it->second;
+      ++it;
       const int8_t sel = RuleSelection(i, rule.metric, labels, series);
-      if (sel == 0 || series.points.empty()) continue;
+      if (sel == 0) continue;
       // Delta counters: buckets starting in [t-w, t). Gauges, cumulative counters: points in (t-w, t].
       auto lo = delta ? PointsFrom(series.points, t - w) : PointsAfter(series.points, t - w);
       auto hi = delta ? PointsFrom(series.points, t) : PointsAfter(series.points, t);
@@ -642,8 +660,9 @@ void Alerter::EvaluateRule(size_t i, int64_t t) {
       if (first_series != nullptr && first_series->baselines_rule == i) {
         gb = first_series->baselines;
       } else {
-        // Groups come in order: a few steps forward usually finds the entry. One three-way
-        // comparison per visited entry (label comparisons dominate a tick).
+        // Not cached (a group's new first series, a second baseline rule on the series,
+        // or a group with only an alert state): walk. Groups come in order, so a few
+        // steps forward usually find the entry; one three-way comparison per entry.
         std::strong_ordering c = std::strong_ordering::greater;
         for (int n = 0; n < 8 && bit != rt.baselines.end(); ++n, ++bit) {
           c = CompareGroups(own_group(bit->first), g_cursor());
@@ -769,7 +788,11 @@ void Alerter::SendPage(const AlertRule& rule, const AlertState& state, AlertTran
 
 void Alerter::Prune() {
   // Every future step of rule i reads points at or after NextStep(i) - window; per metric,
-  // the horizon is the earliest of those over the rules on that metric.
+  // the horizon is the earliest of those over the rules on that metric. Points before it
+  // are dropped when their series is next touched: by Ingest() (before adding a point) or
+  // by a step (before reading it, and a series left empty is erased then), rather than by
+  // a sweep over every series here, which cost a quarter of a tick in cache misses. Steps
+  // read exactly what they would after a sweep: nothing before the horizon.
   for (auto& [metric, mc] : clocks_) {
     int64_t horizon = kNoStep;
     bool warming = false;
@@ -782,14 +805,7 @@ void Alerter::Prune() {
     if (!warming && horizon != kNoStep) mc.prune_horizon_ms = std::max(mc.prune_horizon_ms, horizon);
   }
   for (auto nit = series_.begin(); nit != series_.end();) {
-    auto& by_labels = nit->second;
-    const int64_t horizon = clocks_[nit->first].prune_horizon_ms;
-    for (auto sit = by_labels.begin(); sit != by_labels.end();) {
-      auto& points = sit->second.points;
-      points.erase(points.begin(), PointsFrom(points, horizon));
-      sit = points.empty() ? by_labels.erase(sit) : std::next(sit);
-    }
-    nit = by_labels.empty() ? series_.erase(nit) : std::next(nit);
+    nit = nit->second.empty() ? series_.erase(nit) : std::next(nit);
   }
   size_t pending = 0, firing = 0;
   for (const auto& rt : runtime_) {

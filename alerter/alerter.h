@@ -92,7 +92,8 @@ class Alerter {
   static std::string RuleKey(const AlertRule& rule);
 
   // Adds samples (any order, any batch size). Samples no rule selects are ignored.
-  // Call Evaluate() after each batch: memory is pruned there.
+  // Call Evaluate() after each batch: it moves the prune horizon (points before it are
+  // dropped as their series are next touched, here or by a step).
   void Ingest(std::span<const Sample> samples);
   // The same, with `cumulative` parallel to `samples` (or empty): a 1 marks the sample's
   // metric as a cumulative counter (a scraped TYPE counter, histogram or summary count),
@@ -100,9 +101,10 @@ class Alerter {
   void Ingest(std::span<const Sample> samples, std::span<const uint8_t> cumulative);
 
   // Evaluates every rule at each of its steps up to data_clock_ms(), hands the state
-  // changes and pages to the sink (once, at the end), then drops points no future step
-  // needs. When the sink cannot take them (its disk failed), they are kept and handed over
-  // again with the next Evaluate().
+  // changes and pages to the sink (once, at the end), then moves each metric's prune
+  // horizon (points before it are dropped lazily: see Prune() in alerter.cc). When the
+  // sink cannot take them (its disk failed), they are kept and handed over again with
+  // the next Evaluate().
   void Evaluate();
 
   // Newest sample time minus lateness over all metrics; -1 before the first sample.
@@ -132,7 +134,8 @@ class Alerter {
   static constexpr uint32_t kNoRule = std::numeric_limits<uint32_t>::max();
   struct Series {  // its labels are the key of series_'s map
     // By time_ms, ascending, times unique. A flat array: points arrive in time order (a
-    // new one is appended), a step reads a short run of them and Prune() drops a prefix.
+    // new one is appended), a step reads a short run of them, and the points before the
+    // prune horizon are a prefix (dropped by Ingest() or a step, see Prune()).
     std::vector<std::pair<int64_t, Point>> points;
     // Per rule: -1 unknown, else bits: kSelected (the rule's matchers hold), kDivisor
     // (its divide_by matchers hold); 0: neither.

@@ -481,3 +481,61 @@ TEST(AlerterTest, MatchersSelectAndGroupsSumTheirSeries) {
 
 }  // namespace
 }  // namespace logship::alerter
+
+namespace logship::alerter {
+namespace {
+
+// A group's learned baseline belongs to the group, not to the series that made it: when
+// the group's first series goes quiet (and is forgotten once its points age out), the
+// other series' values keep being judged against the same, warmed-up estimator.
+TEST(AlerterTest, GroupBaselineOutlivesItsFirstSeries) {
+  auto rules = Rules(R"(groups:
+  - name: http
+    interval: 10s
+    rules:
+      - alert: RateOffBaseline
+        metric: http_requests
+        function: rate
+        window: 30s
+        by: [host]
+        warning: {baseline: {method: ewma, window: 5m, k: 4, direction: above, min_points: 30}}
+)");
+  std::vector<Page> pages;
+  std::vector<std::unique_ptr<Notifier>> notifiers;
+  notifiers.push_back(std::make_unique<RecordingNotifier>(&pages));
+  AlerterOptions o;
+  o.lateness = milliseconds(0);
+  auto alerter = Alerter::Create(rules, std::move(notifiers), o);
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<double> noise(-5, 5);
+  // Buckets 0..179: status 200 and 500 at 10/s each (the group at 20/s). From 180 the
+  // 200 series stops (the group drops to 10/s: not "above"); from 200 the 500 series
+  // bursts to 60/s, 20 buckets after the change: a fresh estimator would still be
+  // warming up then (30 points) and would learn the burst as normal.
+  size_t series_after_quiet = 0;
+  for (int b = 0; b < 240; ++b) {
+    const int64_t t = kT0 + b * kBucket;
+    std::vector<Sample> batch;
+    if (b < 180) batch.push_back(Delta("web-1", "200", t, 100 + noise(rng)));
+    batch.push_back(Delta("web-1", "500", t, (b >= 200 ? 600 : 100) + noise(rng)));
+    alerter->Ingest(batch);
+    alerter->Evaluate();
+    if (b == 195) series_after_quiet = alerter->series_count();
+  }
+  EXPECT_EQ(series_after_quiet, 1u);  // the quiet series' points aged out: it is forgotten
+  const auto& recs = alerter->pages_sent();
+  // One incident: the trigger, then the resolve once the EWMA has taken in the burst
+  // (it learns every value; its spread widens with the jump).
+  ASSERT_EQ(recs.size(), 2u);
+  EXPECT_EQ(recs[1].transition, AlertTransition::kResolve);
+  EXPECT_EQ(recs[0].transition, AlertTransition::kTrigger);
+  EXPECT_GE(recs[0].page.time_ms, kT0 + 200 * kBucket);
+  EXPECT_LE(recs[0].page.time_ms, kT0 + 204 * kBucket);
+  ASSERT_TRUE(recs[0].baseline.has_value());
+  // Learned from ~20/s, moving towards 10/s over the 20 quiet buckets (time constant 5m).
+  EXPECT_GT(*recs[0].baseline, 10);
+  EXPECT_LT(*recs[0].baseline, 20);
+}
+
+}  // namespace
+}  // namespace logship::alerter
