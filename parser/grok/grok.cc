@@ -726,7 +726,7 @@ bool Grok::MatchFullCapture(std::string_view line, std::vector<Field>* fields) c
   return true;
 }
 
-std::string Grok::Prefilter() const { return ApproximateRegex(expanded_, 256); }
+std::string Grok::Prefilter() const { return ApproximateRegex(expanded_, 64); }
 
 std::string Grok::DescribeSegmentation() const {
   if (segmented_) return segmented_->Describe();
@@ -743,7 +743,7 @@ void Grok::AppendFields(const re2::StringPiece* sub, std::vector<Field>* fields)
       for (size_t k = first; k < fields->size() && !dup; ++k) dup = (*fields)[k].name == cap.field;
       if (dup) continue;  // first non-empty capture of a name wins
     }
-    fields->emplace_back(cap.field, Convert(std::string_view(sp.data(), sp.size()), cap.type));
+    fields->push_back(Field{cap.field, Convert(std::string_view(sp.data(), sp.size()), cap.type)});
   }
 }
 

@@ -57,6 +57,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     fields.clear();
     bool matched = g.value()->Match(line, &fields);
     if (matched != g.value()->Matches(line)) __builtin_trap();  // both must agree
+    // The segmented and trailing-greedy paths must agree with the full-capture match.
+    std::vector<logship::Field> full;
+    if (g.value()->MatchFullCapture(line, &full) != matched || full.size() != fields.size()) __builtin_trap();
+    for (size_t i = 0; i < full.size(); ++i)
+      if (fields[i].name != full[i].name || !(fields[i].value == full[i].value)) __builtin_trap();
+    // The prefilter (RuleSet's RE2::Set) must match whatever the expression matches.
+    if (matched) {
+      re2::RE2 approx(g.value()->Prefilter(), logship::grok::GrokRe2Options(8 << 20));
+      if (approx.ok() && !re2::RE2::PartialMatch(line, approx)) __builtin_trap();
+    }
   }
   return 0;
 }

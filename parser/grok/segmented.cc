@@ -390,6 +390,14 @@ struct SegmentedMatcher::Step {
   int choice_group = -1;
   int head_group = -1;                            // head is exactly this group
   std::unique_ptr<re2::RE2> head_re;              // head with nested captures
+  // The head is one alternation (?:B0|B1|...) with captures: its branches, in order, each
+  // compiled alone (a branch regex is often one-pass, which RE2 matches without a DFA or
+  // backtracking, where the whole alternation is not). The first branch spanning the
+  // head's piece is the one the match took. A null last entry: the last branch is exactly
+  // the capture group head_alt_last_group (it must then span the piece).
+  std::vector<std::unique_ptr<re2::RE2>> head_alt;
+  std::vector<std::vector<int>> head_alt_groups;
+  int head_alt_last_group = -1;
   std::vector<int> head_groups;
   std::vector<Step> rest;                         // rest, planned recursively
 };
@@ -419,6 +427,58 @@ bool CompileItems(const std::string& expanded, const std::vector<const Node*>& i
     }
   }
   if (text != nullptr) *text = std::move(regex);
+  return true;
+}
+
+// Compiles `regex` and maps its groups to global numbers.
+bool CompileText(const std::string& regex, const std::map<std::string, int>& global,
+                 const re2::RE2::Options& options, std::unique_ptr<re2::RE2>* re, std::vector<int>* groups) {
+  *re = std::make_unique<re2::RE2>(regex, options);
+  if (!(*re)->ok()) return false;
+  groups->assign((*re)->NumberOfCapturingGroups() + 1, 0);
+  for (const auto& [name, idx] : (*re)->NamedCapturingGroups()) {
+    auto it = global.find(name);
+    if (it == global.end()) return false;
+    (*groups)[idx] = it->second;
+  }
+  return true;
+}
+
+// Plans `n` as head_alt when it is a plain (?:B0|B1|...) group with captures.
+bool PlanAlternation(const std::string& expanded, const Node& n, const std::map<std::string, int>& global,
+                     const re2::RE2::Options& options, Step* step) {
+  if (n.kind != Node::kGroup || !n.capture.empty() || n.repeated || !n.has_capture) return false;
+  const Node& alt = n.children[0];
+  if (alt.children.size() < 2 || alt.children.size() > 8) return false;
+  std::vector<std::unique_ptr<re2::RE2>> res;
+  std::vector<std::vector<int>> groups;
+  int last_group = -1;
+  for (size_t b = 0; b < alt.children.size(); ++b) {
+    const Node& branch = alt.children[b];
+    if (b + 1 == alt.children.size() && branch.children.size() == 1) {
+      const Node& c = branch.children[0];
+      if (c.kind == Node::kGroup && !c.capture.empty() && !c.repeated && !c.children[0].has_capture) {
+        auto it = global.find(c.capture);
+        if (it == global.end()) return false;
+        last_group = it->second;
+        res.emplace_back();
+        groups.emplace_back();
+        continue;
+      }
+    }
+    std::unique_ptr<re2::RE2> re;
+    std::vector<int> g;
+    if (!CompileText("(?:" + expanded.substr(branch.begin, branch.end - branch.begin) + ")", global, options,
+                     &re, &g) ||
+        g.size() > 32) {
+      return false;
+    }
+    res.push_back(std::move(re));
+    groups.push_back(std::move(g));
+  }
+  step->head_alt = std::move(res);
+  step->head_alt_groups = std::move(groups);
+  step->head_alt_last_group = last_group;
   return true;
 }
 
@@ -558,6 +618,7 @@ bool BuildSteps(const std::string& expanded, const std::vector<const Node*>& ite
           step.head_group = WholeGroup(items, i, i + 1, global);
           if (step.head_group == -2) return false;
           if (step.head_group < 0 && items[i]->has_capture &&
+              !PlanAlternation(expanded, *items[i], global, options, &step) &&
               !CompileItems(expanded, items, i, i + 1, global, options, &step.head_re, &step.head_groups,
                             nullptr)) {
             return false;
@@ -578,11 +639,25 @@ bool MatchGroups(const re2::RE2& re, const std::vector<int>& groups, std::string
   const int n = static_cast<int>(groups.size());
   if (n > kInline) return false;
   if (!re.Match(line, pos, end, re2::RE2::ANCHOR_BOTH, local, n)) return false;
-  for (int g = 1; g < n; ++g) {
-    if (groups[g] >= ngroups) return false;
+  for (int g = 1; g < n; ++g)
+    if (groups[g] >= ngroups) return false;  // before any write: sub stays as it was
+  for (int g = 1; g < n; ++g)
     if (groups[g] > 0) sub[groups[g]] = local[g];
-  }
   return true;
+}
+
+// Places the captures of a head_alt step's head in [pos, end).
+bool MatchAlternation(const Step& step, std::string_view line, size_t pos, size_t end, re2::StringPiece* sub,
+                      int ngroups) {
+  for (size_t b = 0; b < step.head_alt.size(); ++b) {
+    if (step.head_alt[b] == nullptr) {  // the last branch, exactly a capture group
+      if (step.head_alt_last_group >= ngroups) return false;
+      sub[step.head_alt_last_group] = re2::StringPiece(line.data() + pos, end - pos);
+      return true;
+    }
+    if (MatchGroups(*step.head_alt[b], step.head_alt_groups[b], line, pos, end, sub, ngroups)) return true;
+  }
+  return false;  // no branch spans the piece: the caller falls back
 }
 
 bool RunSteps(const std::vector<Step>& steps, std::string_view line, size_t pos, size_t stop,
@@ -662,6 +737,8 @@ bool RunSteps(const std::vector<Step>& steps, std::string_view line, size_t pos,
           if (step.head_group >= 0) {
             if (step.head_group >= ngroups) return false;
             sub[step.head_group] = re2::StringPiece(base + pos, split - pos);
+          } else if (!step.head_alt.empty()) {
+            if (!MatchAlternation(step, line, pos, split, sub, ngroups)) return false;
           } else if (step.head_re &&
                      !MatchGroups(*step.head_re, step.head_groups, line, pos, split, sub, ngroups)) {
             return false;
@@ -830,8 +907,9 @@ void DescribeSteps(const std::vector<Step>& steps, const std::string& indent, st
     else if (s.re) *out += ": re " + std::to_string(s.re->ProgramSize()) + " insts, " +
                            std::to_string(s.groups.size() - 1) + " groups";
     if (s.split_byte >= 0) {
-      *out += "; split at the one '" + std::string(1, static_cast<char>(s.split_byte)) +
-              "' the rest matches from:\n";
+      *out += "; split at the one '" + std::string(1, static_cast<char>(s.split_byte)) + "'";
+      if (!s.head_alt.empty()) *out += " (head: " + std::to_string(s.head_alt.size()) + " branches in order)";
+      *out += " the rest matches from:\n";
       DescribeSteps(s.rest, indent + "  ", out);
     } else {
       *out += "\n";

@@ -144,6 +144,76 @@ TEST(SegmentedTest, NginxIsSegmentedWithoutTheBigProgram) {
   // The closing quote sits at the end of the match: the agent is placed without a regex.
   EXPECT_NE(plan.find("span to end: group g12"), std::string::npos) << plan;
   EXPECT_NE(plan.find("span to end - 1:"), std::string::npos) << plan;
+  // The request, (?:%{WORD:verb} ...|%{DATA:rawrequest}), is matched branch by branch.
+  EXPECT_NE(plan.find("(head: 2 branches in order)"), std::string::npos) << plan;
+  // bytes, (?:%{NUMBER:bytes:int}|-), is placed by comparing its piece with "-".
+  EXPECT_NE(plan.find("choice of 1 literals, else group 10"), std::string::npos) << plan;
+}
+
+TEST(SegmentedTest, ChoiceOfLiteralsAndOneGroup) {
+  // "5" is matched by the NUMBER branch, which comes first: the group takes it. "-" is
+  // not a NUMBER: the literal branch is taken and y is not set.
+  auto g = Grok::Compile("(?:-|%{INT:x}) (?:%{NUMBER:y}|-|5)", Shipped());
+  ASSERT_TRUE(g.ok());
+  EXPECT_NE(g.value()->DescribeSegmentation().find("choice of 2 literals"), std::string::npos)
+      << g.value()->DescribeSegmentation();
+  for (const char* line : {"- -", "-5 5", "7 -", "- 5", "+3 4.5", "- --", "-- 5", "x 5"}) {
+    SCOPED_TRACE(line);
+    ExpectSame(*g.value(), line);
+  }
+  std::vector<Field> f;
+  ASSERT_TRUE(g.value()->Match("- 5", &f));
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].name, "y");
+  f.clear();
+  ASSERT_TRUE(g.value()->Match("-5 -", &f));
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].name, "x");
+  // A branch with an assertion depends on its context: no choice step is planned.
+  auto w = Grok::Compile("(?:%{WORD:w}|-) x", Shipped());
+  ASSERT_TRUE(w.ok());
+  EXPECT_EQ(w.value()->DescribeSegmentation().find("choice"), std::string::npos);
+}
+
+TEST(SegmentedTest, TrailingGreedyDataMatchesOnlyThePrefixWithCaptures) {
+  for (const char* expr : {"%{SYSLOGLINE}", "%{SYSLOGBASE} %{GREEDYDATA:message}"}) {
+    auto g = Grok::Compile(expr, Shipped());
+    ASSERT_TRUE(g.ok()) << expr;
+    EXPECT_FALSE(g.value()->segmented()) << expr;
+    EXPECT_TRUE(g.value()->trailing_greedy()) << expr;
+  }
+  // Not the shape: lazy, anchored after, not captured.
+  for (const char* expr : {"%{WORD:a} %{DATA:b}", "%{WORD:a} %{GREEDYDATA:b}$", "%{WORD:a} .*",
+                           "%{WORD:a} (?i)%{GREEDYDATA:b}"}) {
+    auto g = Grok::Compile(expr, Shipped());
+    ASSERT_TRUE(g.ok()) << expr;
+    EXPECT_FALSE(g.value()->trailing_greedy()) << expr;
+  }
+}
+
+// Grok::Prefilter must match every line the expression matches.
+TEST(SegmentedTest, PrefilterIsASuperset) {
+  const std::vector<std::string> exprs = {
+      "%{NGINX_ACCESS}", "%{HTTPD_COMBINEDLOG}", "%{SYSLOGLINE}", "%{IPORHOST:h} x",
+      "%{SYSLOGBASE} %{GREEDYDATA:message}", "^%{IP:ip}$", "%{MONTH} +%{MONTHDAY}",
+      "%{TIMESTAMP_ISO8601:ts} %{LOGLEVEL:level}", "\\b%{HOSTNAME:h}\\b"};
+  LineGen gen(99);
+  std::vector<std::string> lines;
+  for (int i = 0; i < 600; ++i) lines.push_back(gen.Nginx());
+  for (int i = 0; i < 300; ++i) lines.push_back(gen.Syslog());
+  for (int i = 0; i < 900; ++i) lines.push_back(gen.Mutate(i % 3 == 0 ? gen.Syslog() : gen.Nginx()));
+  for (const char* l : {"", "1.2.3.4", "2001:db8::1", "web-1 x", "-- x", "Jan  1", "2024-01-02 03:04:05 INFO"})
+    lines.push_back(l);
+  for (const auto& expr : exprs) {
+    auto g = Grok::Compile(expr, Shipped());
+    ASSERT_TRUE(g.ok()) << expr;
+    re2::RE2 approx(g.value()->Prefilter(), GrokRe2Options(64 << 20));
+    ASSERT_TRUE(approx.ok()) << expr << ": " << approx.error();
+    EXPECT_LT(approx.ProgramSize(), g.value()->regex().ProgramSize() + 1) << expr;
+    for (const auto& line : lines) {
+      if (g.value()->Matches(line)) EXPECT_TRUE(re2::RE2::PartialMatch(line, approx)) << expr << " on: " << line;
+    }
+  }
 }
 
 TEST(SegmentedTest, TopLevelAlternationIsNotSegmented) {
@@ -175,6 +245,13 @@ TEST(SegmentedTest, SameResultsAsFullCapture) {
       "(?<a>.*) \"%{DATA:b}\" \"%{DATA:c}\"",      // splits at quotes, several candidates
       "%{DATA:a}\" %{INT:b} %{GREEDYDATA:c}",
       "%{WORD:a} (?<b>[^ ]*)(?: x(?<c>[0-9]*))?\" (?<d>.*)",
+      "(?:-|%{INT:x}) (?:%{NUMBER:y}|-|5)",                  // choice steps
+      "%{NOTSPACE:a} (?:%{NUMBER:n:int}|-|) \"%{DATA:q}\"", // choice with an empty literal
+      "%{IPORHOST:h} (?:\\[%{POSINT:pid}\\])?%{GREEDYDATA:rest}",  // trailing greedy
+      "%{WORD:a}%{GREEDYDATA:b}",
+      // a split head that is an alternation: its branches are tried in order
+      "%{WORD:m} \"(?:%{WORD:verb} %{NOTSPACE:req}(?: HTTP/%{NUMBER:v})?|%{DATA:raw})\" %{INT:status}",
+      "%{WORD:m} \"(?:%{INT:n}|%{WORD:verb} %{NOTSPACE:req}|(?<raw>[^x]*))\" %{INT:status}",
   };
   LineGen gen(20240517);
   std::vector<std::string> lines;
@@ -197,6 +274,11 @@ TEST(SegmentedTest, SameResultsAsFullCapture) {
   lines.push_back("a\" x\" 2 c");
   lines.push_back("a b x12\" d\" e");
   lines.push_back("a b\" x1\" e");
+  for (const char* l : {"\"GET /x HTTP/1.1\" 200", "\"12\" 200", "\"GET\" 200", "\"- x\" 200",
+                        "\"GET /a b\" 200", "\"GET /a HTTP/x\" 200", "\"\" 200", "\"ab x\" 2",
+                        "\"GET /a\" 1\" 2", "\"a\" b\" 3"}) {
+    lines.push_back(std::string("req ") + l);
+  }
   for (const auto& expr : exprs) {
     auto g = Grok::Compile(expr, Shipped());
     ASSERT_TRUE(g.ok()) << expr << ": " << g.status().ToString();

@@ -136,6 +136,72 @@ rules:
   EXPECT_EQ(std::get<std::string>(*Get(p, "word")), "hello");
 }
 
+// The set is a prefilter (Grok::Prefilter over-approximates): a pattern it reports that
+// does not really match is skipped, and the trace names the pattern that did match.
+TEST(RuleSetTest, PrefilterCandidateThatDoesNotMatchIsSkipped) {
+  const char* yaml = R"(
+rules:
+  - name: multi
+    patterns:
+      - '%{IPORHOST:host} x'
+      - '%{GREEDYDATA:all}'
+)";
+  auto r = ParseRuleSet(yaml, "t.yaml", Lib());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  auto rs = r.value();
+  const Rule& rule = *rs->rules()[0];
+  ASSERT_TRUE(rule.set);
+  // IPORHOST is approximated by a class of its bytes, repeated: the prefilter of the first
+  // pattern matches "-- x" (an empty host before " x"), the pattern itself does not.
+  re2::RE2 approx(rule.patterns[0]->Prefilter(), grok::GrokRe2Options(8 << 20));
+  ASSERT_TRUE(re2::RE2::PartialMatch("-- x", approx));
+  ASSERT_FALSE(rule.patterns[0]->Matches("-- x"));
+
+  ParseTrace trace;
+  ParsedEvent p = rs->Parse(Ev("-- x", "app"), &trace);
+  EXPECT_EQ(trace.pattern, 1);
+  EXPECT_EQ(Get(p, "host"), nullptr);
+  EXPECT_EQ(std::get<std::string>(*Get(p, "all")), "-- x");
+
+  p = rs->Parse(Ev("web-1 x", "app"), &trace);
+  EXPECT_EQ(trace.pattern, 0);
+  EXPECT_EQ(std::get<std::string>(*Get(p, "host")), "web-1");
+}
+
+// [@metadata] fields are removed only from rules that can produce them; the others skip
+// the sweep, and a rename into [@metadata] still removes the field.
+TEST(RuleSetTest, MetadataFieldsAreNeverStored) {
+  const char* yaml = R"(
+rules:
+  - name: meta
+    when: {type: a}
+    patterns: ['%{WORD:[@metadata][w]} %{INT:n:int}']
+    add_fields: {copy: '%{[@metadata][w]}'}
+  - name: renamed
+    when: {type: b}
+    patterns: ['%{WORD:w} %{INT:n:int}']
+    rename: {w: '@metadata'}
+  - name: plain
+    when: {type: c}
+    patterns: ['%{WORD:w} %{INT:n:int}']
+)";
+  auto r = ParseRuleSet(yaml, "t.yaml", Lib());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  auto rs = r.value();
+  EXPECT_TRUE(rs->Find("meta")->may_add_metadata);
+  EXPECT_TRUE(rs->Find("renamed")->may_add_metadata);
+  EXPECT_FALSE(rs->Find("plain")->may_add_metadata);
+  for (const char* type : {"a", "b", "c"}) {
+    ParsedEvent p = rs->Parse(Ev("hello 42", type));
+    for (const auto& f : p.fields) EXPECT_FALSE(f.name.starts_with("@metadata")) << type << ": " << f.name;
+    EXPECT_EQ(std::get<int64_t>(*Get(p, "n")), 42) << type;
+  }
+  ParsedEvent p = rs->Parse(Ev("hello 42", "a"));
+  EXPECT_EQ(std::get<std::string>(*Get(p, "copy")), "hello");
+  p = rs->Parse(Ev("hello 42", "c"));
+  EXPECT_EQ(std::get<std::string>(*Get(p, "w")), "hello");
+}
+
 // Select remembers its last answer per thread: alternating events and rule sets must
 // still each get their own rule.
 TEST(RuleSetTest, SelectionCacheFollowsEventAndRuleSet) {
