@@ -21,20 +21,8 @@ namespace {
 namespace fs = std::filesystem;
 using testing::Subprocess;
 
-struct RunResult {
-  int exit_code;
-  std::string output;  // stdout and stderr
-};
-
-RunResult RunLogship(const std::vector<std::string>& args, const std::string& dir, int timeout_ms = 120000) {
-  std::vector<std::string> argv = {testing::LogshipBinary()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  std::string log = dir + "/out-" + std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
-  Subprocess p(argv, log);
-  EXPECT_TRUE(p.Start().ok());
-  int code = p.Wait(timeout_ms);
-  return {code, p.Log()};
-}
+using testing::RunLogship;
+using testing::RunResult;
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);

@@ -23,10 +23,7 @@ namespace {
 namespace fs = std::filesystem;
 using testing::Subprocess;
 
-struct RunResult {
-  int exit_code;
-  std::string output;  // stdout and stderr
-};
+using testing::RunResult;
 
 class RulesCliTest : public ::testing::Test {
  protected:
@@ -42,12 +39,9 @@ class RulesCliTest : public ::testing::Test {
   }
 
   RunResult Run(const std::vector<std::string>& args) {
-    std::vector<std::string> argv = {testing::LogshipBinary(), "rules", "test"};
+    std::vector<std::string> argv = {"rules", "test"};
     argv.insert(argv.end(), args.begin(), args.end());
-    Subprocess p(argv, dir_ + "/out-" + std::to_string(++runs_));
-    EXPECT_TRUE(p.Start().ok());
-    int code = p.Wait(60000);
-    return {code, p.Log()};
+    return testing::RunLogship(argv, dir_, 60000);
   }
 
   // Runs with `input` on stdin; returns the exit code and stdout alone.

@@ -8,10 +8,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 #include <sstream>
 
 
@@ -101,6 +104,33 @@ std::string MakeTempDir(const std::string& prefix) {
   std::string templ = (std::filesystem::temp_directory_path() / (prefix + "-XXXXXX")).string();
   char* made = ::mkdtemp(templ.data());
   return made ? std::string(made) : std::string();
+}
+
+void StopChild(pid_t* pid, int grace_ms) {
+  if (*pid <= 0) return;
+  ::kill(*pid, SIGTERM);
+  int status = 0;
+  for (int waited = 0; waited < grace_ms; waited += 50) {
+    if (::waitpid(*pid, &status, WNOHANG) == *pid) {
+      *pid = -1;
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ::kill(*pid, SIGKILL);
+  ::waitpid(*pid, &status, 0);
+  *pid = -1;
+}
+
+RunResult RunLogship(const std::vector<std::string>& args, const std::string& log_dir, int timeout_ms) {
+  static std::atomic<int> runs{0};
+  std::vector<std::string> argv = {LogshipBinary()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  Subprocess p(argv, log_dir + "/run-" + std::to_string(::getpid()) + "-" + std::to_string(++runs) + ".log");
+  if (Status st = p.Start(); !st.ok()) return {-1, "cannot start " + argv[0] + ": " + st.ToString()};
+  const int code = p.Wait(timeout_ms);
+  if (code == -1) p.Kill();
+  return {code, p.Log()};
 }
 
 }  // namespace logship::testing

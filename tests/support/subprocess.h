@@ -40,6 +40,18 @@ class Subprocess {
 Result<pid_t> SpawnChild(const std::vector<std::string>& argv, int stdin_fd = -1, int stdout_fd = -1,
                          int stderr_fd = -1);
 
+// Runs the logship binary with `args` to its end (or `timeout_ms`: then exit_code -1 and
+// the child is killed); output is stdout and stderr, logged to a fresh file in `log_dir`.
+struct RunResult {
+  int exit_code;
+  std::string output;
+};
+RunResult RunLogship(const std::vector<std::string>& args, const std::string& log_dir, int timeout_ms = 120000);
+
+// SIGTERM, up to `grace_ms` for the child to exit, then SIGKILL; reaps it and sets *pid to
+// -1. Does nothing when *pid <= 0.
+void StopChild(pid_t* pid, int grace_ms = 5000);
+
 // The logship binary under test (LOGSHIP_BIN, set by CTest) and the source tree.
 std::string LogshipBinary();
 std::string SourceDir();
