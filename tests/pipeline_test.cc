@@ -116,6 +116,7 @@ class PipelineTest : public ::testing::Test {
                                           << "alerter:\n"
                                           << "  rules: [" << dir_ << "/alerts.yaml]\n"
                                           << "  consumer: alerter-1\n"
+                                          << "  api: {listen: '127.0.0.1:0'}\n"
                                           << "  notify:\n    - type: webhook\n      url: " << receiver_->url("/page")
                                           << "\n";
     fs::create_directories(dir_ + "/logs");
@@ -206,8 +207,21 @@ TEST_F(PipelineTest, EveryLineStoredOnceThroughKillsAndTheBurstPages) {
   EXPECT_EQ(seqs.begin()->first, 0);
   EXPECT_EQ(seqs.rbegin()->first, kLines - 1);
 
-  // The burst (1,000/s against a critical threshold of 600/s) pages, critical.
+  // The burst (1,000/s against a critical threshold of 600/s) pages: first the warning
+  // (its condition holds a step earlier), then the escalation to critical, one evaluation
+  // step (10 s of data time) later, once the alerter has that step's data.
   ASSERT_TRUE(receiver_->WaitForRequests(1, std::chrono::seconds(60))) << alerter->Log();
+  auto has_critical = [&] {
+    for (const auto& req : receiver_->requests()) {
+      auto body = nlohmann::json::parse(req.body, nullptr, false);
+      if (!body.is_discarded() && body["payload"]["severity"] == "critical") return true;
+    }
+    return false;
+  };
+  for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+       !has_critical() && std::chrono::steady_clock::now() < until;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
   bool critical = false;
   for (const auto& req : receiver_->requests()) {
     EXPECT_EQ(req.method, "POST");
