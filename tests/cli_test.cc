@@ -129,7 +129,7 @@ TEST_F(CliTest, RunIndexesPagesAndStoresAReplayOnce) {
                                         << "  host_metrics: {enabled: false}\n"
                                         << "parser:\n  rules: [" << src << "/rules/parse/nginx.yaml]\n"
                                         << "  patterns: [" << src << "/rules/patterns]\n"
-                                        << "alerter:\n  rules: [alerts.yaml]\n  notify: [{type: log}]\n";
+                                        << "alerter:\n  rules: [alerts.yaml]\n  notify: [{type: log}]\n  api: {listen: '127.0.0.1:0'}\n";
   RunResult r = RunLogship({"run", "-c", dir_ + "/logship.yaml", "--exit-when-idle", "1s"}, dir_);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   std::smatch m;

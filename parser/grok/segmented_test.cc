@@ -211,7 +211,9 @@ TEST(SegmentedTest, PrefilterIsASuperset) {
     ASSERT_TRUE(approx.ok()) << expr << ": " << approx.error();
     EXPECT_LT(approx.ProgramSize(), g.value()->regex().ProgramSize() + 1) << expr;
     for (const auto& line : lines) {
-      if (g.value()->Matches(line)) EXPECT_TRUE(re2::RE2::PartialMatch(line, approx)) << expr << " on: " << line;
+      if (g.value()->Matches(line)) {
+        EXPECT_TRUE(re2::RE2::PartialMatch(line, approx)) << expr << " on: " << line;
+      }
     }
   }
 }
