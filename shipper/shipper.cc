@@ -320,22 +320,12 @@ void Shipper::TailLoop() {
   // Finishes the oldest batch in flight. When it failed, finishes the others too, then
   // publishes the failed ones again in order (one at a time, with backoff) and commits
   // every batch in order. False when stopping.
-  // Commits in_flight.front() and hands its events back to the tailer for reuse, and
-  // their vector to the next batch.
-  std::vector<Event> spare_events;
-  auto retire_oldest = [&] {
-    acknowledged(in_flight.front());
-    tailer.Recycle(&in_flight.front().events);
-    if (in_flight.front().events.capacity() > spare_events.capacity()) {
-      spare_events = std::move(in_flight.front().events);
-    }
-    in_flight.pop_front();
-  };
   auto finish_oldest = [&]() -> bool {
     Status s = events_->Finish();
     --unfinished;
     if (s.ok()) {
-      retire_oldest();
+      acknowledged(in_flight.front());
+      in_flight.pop_front();
       return true;
     }
     in_flight.front().failed = true;
@@ -347,7 +337,8 @@ void Shipper::TailLoop() {
                  s.ToString());
     while (!in_flight.empty()) {
       if (in_flight.front().failed && !publish_until_taken(in_flight.front())) return false;
-      retire_oldest();
+      acknowledged(in_flight.front());
+      in_flight.pop_front();
     }
     return true;
   };
@@ -390,8 +381,6 @@ void Shipper::TailLoop() {
       continue;
     }
     Batch batch;
-    batch.events = std::move(spare_events);
-    spare_events = {};
     batch.events.reserve(std::min<size_t>(config_.shipper.batch_max_events, 4096));
     size_t n = tailer.ReadBatch(config_.shipper.batch_max_events, config_.shipper.batch_max_bytes, &batch.events,
                                 &batch.mark);
@@ -400,7 +389,6 @@ void Shipper::TailLoop() {
     prev = ts;
     if (polled) probe_->UpdateFiles(tailer.Files());
     if (n == 0) {
-      spare_events = std::move(batch.events);
       if (!in_flight.empty()) {
         if (!finish_oldest()) return;
         continue;

@@ -17,6 +17,9 @@ using Clock = std::chrono::steady_clock;
 // Reports are guaranteed within message.timeout.ms; this covers the time to serve them.
 constexpr std::chrono::milliseconds kReportGrace{5000};
 
+// How long one rd_kafka_flush call of Await may run (see there).
+constexpr int kFlushSliceMs = 5;
+
 // Properties logship sets itself on every producer / consumer; the pass-through map may
 // not override them.
 const std::vector<std::string> kProducerOwned = {
@@ -32,11 +35,17 @@ std::string Endpoint(const KafkaConfig& kafka) { return "kafka " + kafka.brokers
 Result<KafkaProperties> ProducerProperties(const KafkaConfig& kafka) {
   auto props = KafkaBaseProperties(kafka, kProducerOwned);
   if (!props.ok()) return props.status();
+  // linger.ms 1 rather than librdkafka's 5 is a default, not owned: queue.kafka.properties
+  // come after it and win. The shipper produces a batch, then more while earlier ones are
+  // in flight; with 5 ms the broker thread sat idle while a batch was being produced
+  // (bench/shipper_kafka: 0.69 to 0.76 s against 0.88 to 0.92 s; 0 sent smaller requests
+  // and cost 20% more CPU).
   props->insert(props->begin(),
                 {{"enable.idempotence", "true"},
                  {"acks", "all"},
                  {"compression.codec", kafka.compression},
-                 {"message.timeout.ms", std::to_string(kafka.timeout.count())}});
+                 {"message.timeout.ms", std::to_string(kafka.timeout.count())},
+                 {"linger.ms", "1"}});
   return props;
 }
 
@@ -302,7 +311,13 @@ void KafkaTopicProducer::Enqueue(size_t count, const std::function<void(size_t, 
 
 Status KafkaTopicProducer::Await() {
   Batch& b = batches_.front();
-  while (rk_ && b.awaiting > 0 && Clock::now() < b.deadline) rd_kafka_poll(rk_.get(), 50);
+  // The caller produces nothing more until this batch is done, so nothing will join what
+  // librdkafka holds back for linger.ms: flush (which ignores linger.ms while it runs and
+  // serves reports like poll) rather than poll. Polling, every window of batches waited
+  // out linger.ms before it was sent. Flush returns once nothing is queued or after
+  // kFlushSliceMs, whichever comes first; a shorter slice woke the broker thread so often
+  // that it sent smaller requests and used more CPU (bench/shipper_kafka).
+  while (rk_ && b.awaiting > 0 && Clock::now() < b.deadline) rd_kafka_flush(rk_.get(), kFlushSliceMs);
   if (rk_) rd_kafka_poll(rk_.get(), 0);  // serve error events (fatal) raised meanwhile
 
   // Permanent beats Retryable beats Ok.

@@ -176,14 +176,6 @@ class FileTailer {
   // by id.
   Status Commit(bool save = true, const TailMark* mark = nullptr);
 
-  // Takes back the events of a batch that is done with (acknowledged) and leaves `events`
-  // empty, its capacity kept for the caller's next batch: ReadBatch fills them again,
-  // reusing their strings' storage instead of allocating per line. Keeps at most as many
-  // as one batch had; events holding more than kRecycledLineCapacity of line give that
-  // storage back.
-  void Recycle(std::vector<Event>* events);
-  static constexpr size_t kRecycledLineCapacity = 64 * 1024;
-
   // True when every open file was read to its end, no multiline event is pending and no
   // file waits to be opened (nothing to send until files grow).
   bool CaughtUp() const;
@@ -237,7 +229,6 @@ class FileTailer {
   std::vector<std::unique_ptr<TailedFile>> files_;
   size_t next_file_ = 0;  // round-robin start, so one busy file cannot starve the others
   uint64_t next_serial_ = 1;  // TailedFile::serial of the next file opened
-  std::vector<Event> recycled_;  // see Recycle; Emit takes from the back
   std::vector<char> buf_;
   // What buf_ holds from the last read: bytes [buf_off_, buf_off_ + buf_len_) of the file
   // with serial buf_serial_ (0: nothing), read before its restart number buf_restarts_ + 1.

@@ -691,7 +691,9 @@ TEST_F(CopyTruncateTest, FirstEventsOfAFileAreAnchoredOnDiskBeforeTheyAreSent) {
   ASSERT_TRUE(reloaded.Load().ok());
   auto t = NewTailer(&reloaded);
   for (const auto& e : Drain(*t)) {
-    if (sent.count(e.raw)) EXPECT_EQ(e.id, sent[e.raw]) << e.raw << " sent again under another id";
+    if (sent.count(e.raw)) {
+      EXPECT_EQ(e.id, sent[e.raw]) << e.raw << " sent again under another id";
+    }
   }
   EXPECT_EQ(t->stats().copies_recognised, 1u);
 }
