@@ -642,7 +642,10 @@ Result<std::vector<Delivery<Event>>> RedisEventConsumer::Poll(size_t max,
     LOGSHIP_RETURN_IF_ERROR(reader_.Ack(gone));
   }
   if (out.size() < max && batched_.HasReady()) {
-    for (auto& d : batched_.Take(max - out.size())) out.push_back(std::move(d));
+    if (out.empty()) return batched_.Take(max);  // the common case with v2 entries: no copy
+    auto more = batched_.Take(max - out.size());
+    out.reserve(out.size() + more.size());
+    for (auto& d : more) out.push_back(std::move(d));
   }
   return out;
 }

@@ -6,6 +6,8 @@
 #include <charconv>
 #include <cmath>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <variant>
 
@@ -247,6 +249,66 @@ Result<int64_t> ParseTimeArg(std::string_view text, int64_t now_ns) {
                                  "': expected RFC 3339 (2024-01-31T12:00:00Z) or a duration ago (15m, 2h, 1d)");
 }
 
+namespace {
+
+// Appends to *hits the newest `limit` rows of one day file that match.
+Status SearchFile(const std::string& path, const std::string& text, const Sql& sql, const SearchRequest& req,
+                  size_t limit, std::vector<Hit>* hits) {
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+  std::unique_ptr<sqlite3, int (*)(sqlite3*)> guard(db, sqlite3_close_v2);
+  if (rc != SQLITE_OK) return sqlite::ClassifySqliteError(rc, "open " + path);
+  sqlite3_busy_timeout(db, 5000);
+  sqlite3_stmt* st = nullptr;
+  rc = sqlite3_prepare_v2(db, text.c_str(), -1, &st, nullptr);
+  std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> sguard(st, sqlite3_finalize);
+  if (rc != SQLITE_OK) {
+    std::string msg = sqlite3_errmsg(db);
+    if (msg.find("no such table") != std::string::npos) return Status::Ok();  // not a store (empty file)
+    return sqlite::ClassifySqliteError(rc, path).Annotate(msg);
+  }
+  int idx = 1;
+  sqlite3_bind_int64(st, idx++, req.from_ns);
+  sqlite3_bind_int64(st, idx++, req.to_ns);
+  for (const auto& p : sql.params) {
+    if (const auto* s = std::get_if<std::string>(&p)) {
+      sqlite3_bind_text(st, idx++, s->data(), static_cast<int>(s->size()), SQLITE_TRANSIENT);
+    } else if (const auto* d = std::get_if<double>(&p)) {
+      sqlite3_bind_double(st, idx++, *d);
+    } else {
+      sqlite3_bind_int64(st, idx++, std::get<int64_t>(p));
+    }
+  }
+  sqlite3_bind_int64(st, idx++, static_cast<int64_t>(limit));
+  auto col = [&](int i) {
+    const void* b = sqlite3_column_blob(st, i);
+    return std::string(b ? static_cast<const char*>(b) : "", sqlite3_column_bytes(st, i));
+  };
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    Hit h;
+    h.id = col(0);
+    h.time_ns = sqlite3_column_int64(st, 1);
+    h.host = col(2);
+    h.source = col(3);
+    h.type = col(4);
+    h.offset = static_cast<uint64_t>(sqlite3_column_int64(st, 5));
+    h.raw = col(6);
+    h.fields_json = col(7);
+    h.tags_json = col(8);
+    hits->push_back(std::move(h));
+  }
+  if (rc != SQLITE_DONE) {
+    std::string msg = sqlite3_errmsg(db);
+    if (msg.find("fts5") != std::string::npos || msg.find("syntax") != std::string::npos) {
+      return Status::InvalidArgument("query '" + req.query + "': " + msg);
+    }
+    return sqlite::ClassifySqliteError(rc, path).Annotate(msg);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<std::vector<Hit>> Search(const SearchRequest& req) {
   auto terms = ParseQuery(req.query);
   if (!terms.ok()) return terms.status();
@@ -260,71 +322,33 @@ Result<std::vector<Hit>> Search(const SearchRequest& req) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!fs::is_directory(req.data_dir, ec)) return Status::NotFound("data dir " + req.data_dir + " does not exist");
-  std::vector<std::pair<int64_t, std::string>> days;
+  // Every shard file of a day (sqlite_sink.h): a day's hits are the newest of all its
+  // shards, merged by time.
+  std::map<int64_t, std::vector<std::string>, std::greater<>> days;
   for (fs::directory_iterator it(req.data_dir, ec), end; !ec && it != end; it.increment(ec)) {
     std::string name = it->path().filename().string();
     int64_t day = sqlite::DayFromFileName(name);
     if (day < 0) continue;
     // The file holds [day, day+1): skip days wholly outside [from, to].
     if (day > req.to_ns / kNsPerDay + 1 || (day + 1) < req.from_ns / kNsPerDay) continue;
-    days.emplace_back(day, it->path().string());
+    days[day].push_back(it->path().string());
   }
   if (ec) return Status::IOError("data dir " + req.data_dir + ": " + ec.message());
-  std::sort(days.rbegin(), days.rend());
 
   std::vector<Hit> hits;
-  for (const auto& [day, path] : days) {
+  for (auto& [day, paths] : days) {
     if (hits.size() >= req.limit) break;
-    sqlite3* db = nullptr;
-    int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
-    std::unique_ptr<sqlite3, int (*)(sqlite3*)> guard(db, sqlite3_close_v2);
-    if (rc != SQLITE_OK) return sqlite::ClassifySqliteError(rc, "open " + path);
-    sqlite3_busy_timeout(db, 5000);
-    sqlite3_stmt* st = nullptr;
-    rc = sqlite3_prepare_v2(db, text.c_str(), -1, &st, nullptr);
-    std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> sguard(st, sqlite3_finalize);
-    if (rc != SQLITE_OK) {
-      std::string msg = sqlite3_errmsg(db);
-      if (msg.find("no such table") != std::string::npos) continue;  // not a store (empty file)
-      return sqlite::ClassifySqliteError(rc, path).Annotate(msg);
+    std::sort(paths.begin(), paths.end());
+    const size_t day_begin = hits.size();
+    const size_t want = req.limit - day_begin;
+    for (const std::string& path : paths) {
+      auto st = SearchFile(path, text, sql, req, want, &hits);
+      if (!st.ok()) return st;
     }
-    int idx = 1;
-    sqlite3_bind_int64(st, idx++, req.from_ns);
-    sqlite3_bind_int64(st, idx++, req.to_ns);
-    for (const auto& p : sql.params) {
-      if (const auto* s = std::get_if<std::string>(&p)) {
-        sqlite3_bind_text(st, idx++, s->data(), static_cast<int>(s->size()), SQLITE_TRANSIENT);
-      } else if (const auto* d = std::get_if<double>(&p)) {
-        sqlite3_bind_double(st, idx++, *d);
-      } else {
-        sqlite3_bind_int64(st, idx++, std::get<int64_t>(p));
-      }
-    }
-    sqlite3_bind_int64(st, idx++, static_cast<int64_t>(req.limit - hits.size()));
-    auto col = [&](int i) {
-      const void* b = sqlite3_column_blob(st, i);
-      return std::string(b ? static_cast<const char*>(b) : "", sqlite3_column_bytes(st, i));
-    };
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-      Hit h;
-      h.id = col(0);
-      h.time_ns = sqlite3_column_int64(st, 1);
-      h.host = col(2);
-      h.source = col(3);
-      h.type = col(4);
-      h.offset = static_cast<uint64_t>(sqlite3_column_int64(st, 5));
-      h.raw = col(6);
-      h.fields_json = col(7);
-      h.tags_json = col(8);
-      hits.push_back(std::move(h));
-    }
-    if (rc != SQLITE_DONE) {
-      std::string msg = sqlite3_errmsg(db);
-      if (msg.find("fts5") != std::string::npos || msg.find("syntax") != std::string::npos) {
-        return Status::InvalidArgument("query '" + req.query + "': " + msg);
-      }
-      return sqlite::ClassifySqliteError(rc, path).Annotate(msg);
-    }
+    // Newest first across the shards (each shard's rows are already in that order).
+    std::stable_sort(hits.begin() + static_cast<std::ptrdiff_t>(day_begin), hits.end(),
+                     [](const Hit& a, const Hit& b) { return a.time_ns > b.time_ns; });
+    if (hits.size() - day_begin > want) hits.resize(day_begin + want);
   }
   return hits;
 }

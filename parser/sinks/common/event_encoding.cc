@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -64,13 +65,148 @@ std::vector<Field> StoredFields(const ParsedEvent& e) {
   return out;
 }
 
-std::string FieldsJson(const ParsedEvent& e) {
+namespace {
+
+// nlohmann::json's dump(-1, ' ', false, replace) of a string that is valid UTF-8: '"' and
+// '\\' escaped, \b \f \n \r \t, other bytes below 0x20 as \u00xx (lowercase), everything
+// else (0x7f and multibyte sequences included) copied. Returns false, having appended
+// part of it, when `s` is not valid UTF-8 (nlohmann's replacement rule then decides).
+bool AppendNlohmannString(std::string* out, std::string_view s) {
+  static const char kHex[] = "0123456789abcdef";
+  out->push_back('"');
+  size_t run = 0;  // start of the bytes not yet copied
+  for (size_t i = 0; i < s.size();) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      size_t n = Utf8SequenceLength(s, i);
+      if (n == 0) return false;
+      i += n;
+      continue;
+    }
+    if (c >= 0x20 && c != '"' && c != '\\') {
+      ++i;
+      continue;
+    }
+    out->append(s.data() + run, i - run);
+    run = ++i;
+    switch (c) {
+      case '"': *out += "\\\""; break;
+      case '\\': *out += "\\\\"; break;
+      case '\n': *out += "\\n"; break;
+      case '\r': *out += "\\r"; break;
+      case '\t': *out += "\\t"; break;
+      case '\b': *out += "\\b"; break;
+      case '\f': *out += "\\f"; break;
+      default:
+        *out += "\\u00";
+        out->push_back(kHex[c >> 4]);
+        out->push_back(kHex[c & 0xF]);
+    }
+  }
+  out->append(s.data() + run, s.size() - run);
+  out->push_back('"');
+  return true;
+}
+
+// False when a string in it is not valid UTF-8.
+bool AppendValue(std::string* out, const FieldValue& v) {
+  if (const auto* s = std::get_if<std::string>(&v)) return AppendNlohmannString(out, *s);
+  if (const auto* i = std::get_if<int64_t>(&v)) {
+    char buf[24];
+    auto [p, ec] = std::to_chars(buf, buf + sizeof buf, *i);
+    out->append(buf, p);
+    return true;
+  }
+  // Rare: nlohmann's own number format ("0.5", "503.0", "1e+20", null when not finite).
+  *out += nlohmann::json(std::get<double>(v)).dump();
+  return true;
+}
+
+// The reference: what FieldsJson wrote before the direct writer (and writes for input that
+// is not valid UTF-8: nlohmann's replacement rule decides the bytes).
+std::string FieldsJsonNlohmann(const ParsedEvent& e) {
   nlohmann::json j = nlohmann::json::object();
   for (const Field& f : StoredFields(e)) {
     std::visit([&](const auto& v) { j[f.name] = v; }, f.value);
   }
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
+
+}  // namespace
+
+std::string FieldsJson(const ParsedEvent& e) {
+  std::string out;
+  AppendFieldsJson(&out, e);
+  return out;
+}
+
+void AppendFieldsJson(std::string* out, const ParsedEvent& e) {
+  const size_t start = out->size();
+  // nlohmann's object is a std::map: keys in byte order, a repeated name keeps its last
+  // value. Sort positions (insertion sort: a line has a dozen fields) without copying.
+  std::vector<Field> syslog;
+  if (e.event.syslog) {
+    ParsedEvent header_only;
+    header_only.event.syslog = e.event.syslog;
+    syslog = StoredFields(header_only);
+  }
+  const size_t n = e.fields.size() + syslog.size();
+  auto name = [&](size_t i) -> std::string_view {
+    return i < e.fields.size() ? e.fields[i].name : syslog[i - e.fields.size()].name;
+  };
+  auto value = [&](size_t i) -> const FieldValue& {
+    return i < e.fields.size() ? e.fields[i].value : syslog[i - e.fields.size()].value;
+  };
+  uint32_t order_small[64];
+  std::vector<uint32_t> order_big;
+  uint32_t* order = order_small;
+  if (n > 64) {
+    order_big.resize(n);
+    order = order_big.data();
+  }
+  for (size_t i = 0; i < n; ++i) {
+    size_t j = i;
+    const std::string_view key = name(i);
+    while (j > 0 && key < name(order[j - 1])) {  // stable: equal names keep their order
+      order[j] = order[j - 1];
+      --j;
+    }
+    order[j] = static_cast<uint32_t>(i);
+  }
+  out->push_back('{');
+  bool first = true;
+  bool utf8 = true;
+  for (size_t k = 0; k < n && utf8; ++k) {
+    if (k + 1 < n && name(order[k]) == name(order[k + 1])) continue;  // the last one wins
+    if (!first) out->push_back(',');
+    first = false;
+    utf8 = AppendNlohmannString(out, name(order[k]));
+    out->push_back(':');
+    utf8 = utf8 && AppendValue(out, value(order[k]));
+  }
+  if (!utf8) {
+    out->resize(start);
+    *out += FieldsJsonNlohmann(e);
+    return;
+  }
+  out->push_back('}');
+}
+
+void AppendTagsJson(std::string* out, const std::vector<std::string>& tags) {
+  const size_t start = out->size();
+  out->push_back('[');
+  for (size_t i = 0; i < tags.size(); ++i) {
+    if (i > 0) out->push_back(',');
+    if (!AppendNlohmannString(out, tags[i])) {
+      out->resize(start);
+      *out += nlohmann::json(tags).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      return;
+    }
+  }
+  out->push_back(']');
+}
+
+std::string FieldsJsonForTest(const ParsedEvent& e) { return FieldsJsonNlohmann(e); }
 
 bool IsValidUtf8(std::string_view s) {
   for (size_t i = 0; i < s.size();) {

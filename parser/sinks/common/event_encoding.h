@@ -22,6 +22,15 @@ std::vector<Field> StoredFields(const ParsedEvent& e);
 // "fields". Strings that are not valid UTF-8 get U+FFFD replacements; a non-finite double
 // is null. Identical to the SQLite sink's `fields` column.
 std::string FieldsJson(const ParsedEvent& e);
+// Appends FieldsJson(e) to *out. Written directly (keys in byte order, a repeated name
+// keeps its last value, nlohmann::json's escaping and number format); input that is not
+// valid UTF-8 goes through nlohmann::json, whose replacement rule it keeps.
+void AppendFieldsJson(std::string* out, const ParsedEvent& e);
+// Appends the tags as a JSON array of strings, as nlohmann::json dumps it (invalid UTF-8
+// replaced by U+FFFD): the SQLite sink's `tags` column.
+void AppendTagsJson(std::string* out, const std::vector<std::string>& tags);
+// nlohmann::json's rendering of FieldsJson, for tests that compare the direct writer.
+std::string FieldsJsonForTest(const ParsedEvent& e);
 
 enum class Utf8Policy {
   kReplace,    // invalid UTF-8 becomes U+FFFD: valid JSON for every parser (Elasticsearch)

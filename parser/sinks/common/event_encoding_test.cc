@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include <cmath>
+#include <limits>
 #include <nlohmann/json.hpp>
+#include <random>
 
 namespace logship::sinks {
 namespace {
@@ -40,6 +43,44 @@ TEST(EventEncodingTest, StoredFieldsAddTheSyslogHeader) {
   EXPECT_EQ(f[1].name, "syslog.facility");
   EXPECT_EQ(f[2].name, "syslog.app");
   EXPECT_EQ(FieldsJson(e), R"({"a":1,"syslog.app":"sshd","syslog.facility":4})");
+}
+
+// The direct writer against nlohmann::json (what the stores held before it): byte for
+// byte, over names that repeat and sort, every escape, doubles, syslog headers and bytes
+// that are not UTF-8.
+TEST(EventEncodingTest, DirectFieldsJsonMatchesNlohmann) {
+  std::mt19937 rng(7);
+  const std::vector<std::string> names = {"a", "b", "verb", "http.status", "Z", "é", "a\"q", "x\x01", "a.b", ""};
+  const std::vector<std::string> strings = {"", "GET", "tab\tnl\n\r\b\f", "quote\" back\\", "\x7f del",
+                                            "nul \0 x"s, "Ärger € 😀", "bad \xff", "\xc3(", "\x1f\x05"};
+  const std::vector<double> doubles = {0.5, 503, -0.0, 1e20, 1e-7, 123456789012345678.0, 0.1,
+                                       std::nan(""), std::numeric_limits<double>::infinity()};
+  for (int round = 0; round < 3000; ++round) {
+    ParsedEvent e;
+    const int n = static_cast<int>(rng() % 8);
+    for (int i = 0; i < n; ++i) {
+      Field f;
+      f.name = names[rng() % names.size()];
+      switch (rng() % 3) {
+        case 0: f.value = strings[rng() % strings.size()]; break;
+        case 1: f.value = static_cast<int64_t>(rng()) - (int64_t{1} << 31); break;
+        default: f.value = doubles[rng() % doubles.size()];
+      }
+      e.fields.push_back(std::move(f));
+    }
+    if (rng() % 4 == 0) {
+      e.event.syslog = SyslogHeader{static_cast<int>(rng() % 3) - 1, 3, strings[rng() % strings.size()], "12", "",
+                                    rng() % 2 ? "-" : "[x a=\"1\"]"};
+    }
+    for (int i = static_cast<int>(rng() % 3); i > 0; --i) e.tags.push_back(strings[rng() % strings.size()]);
+    ASSERT_EQ(FieldsJson(e), FieldsJsonForTest(e)) << "round " << round;
+    std::string tags;
+    AppendTagsJson(&tags, e.tags);
+    ASSERT_EQ(tags, nlohmann::json(e.tags).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  }
+  ParsedEvent dup;
+  dup.fields = {{"b", int64_t{1}}, {"a", std::string("x")}, {"b", int64_t{2}}};
+  EXPECT_EQ(FieldsJson(dup), R"({"a":"x","b":2})");
 }
 
 TEST(EventEncodingTest, NumbersDaysAndTimes) {
