@@ -225,7 +225,13 @@ void RunNab(const BacktestArgs& a) {
                           {"rules", entries[r.entry].path},
                           {"detector", js(r.candidates[r.chosen])},
                           {"reference", js(r.ref)}};
-      if (a.loo) o["chosen"] = entries[r.entry].candidates[r.chosen];
+      if (a.loo) {
+        o["chosen"] = entries[r.entry].candidates[r.chosen];
+        // Every candidate's score on this series, so a grid can be inspected whole.
+        nlohmann::json all = nlohmann::json::object();
+        for (size_t c = 0; c < r.candidates.size(); ++c) all[entries[r.entry].candidates[c]] = js(r.candidates[c]);
+        o["candidates"] = std::move(all);
+      }
       std::cout << o.dump() << "\n";
     }
     std::cout << nlohmann::json{{"series", "TOTAL"},

@@ -117,9 +117,10 @@ class Ewma final : public BaselineEstimator {
   double mean_ = 0, var_ = 0;
 };
 
-// Median +- 1.4826 * MAD over a window of at most kCap points. When points arrive faster
-// than window / kCap, only one point per window / kCap is kept (decimation keeps the
-// distribution, unlike averaging, which would narrow it).
+// Median +- 1.4826 * MAD (1.2533 x mean absolute deviation when the MAD is 0) over a
+// window of at most kCap points. When points arrive faster than window / kCap, only one
+// point per window / kCap is kept (decimation keeps the distribution, unlike averaging,
+// which would narrow it).
 class RollingMad final : public BaselineEstimator {
  public:
   explicit RollingMad(const BaselineSpec& spec)
@@ -137,9 +138,19 @@ class RollingMad final : public BaselineEstimator {
     }
     if (v.size() < 3) return std::nullopt;
     const double med = Median(v);
-    for (float& x : v) x = static_cast<float>(std::fabs(x - med));
+    double sum_abs = 0;
+    for (float& x : v) {
+      x = static_cast<float>(std::fabs(x - med));
+      sum_abs += x;
+    }
     const double mad = Median(v);
-    return BaselineBand{med, 1.4826 * mad};
+    if (mad > 0) return BaselineBand{med, 1.4826 * mad};
+    // More than half the window sits exactly on the median (a quantised, mostly flat
+    // series: CPU 0.066% with excursions to 0.134%): the MAD is 0 although the values
+    // vary. Fall back to the mean absolute deviation (x 1.2533 for a normal), as the
+    // "modified z-score" does, so the excursions the window already holds set the band.
+    // A truly flat window still has spread 0 (min_deviation guards that).
+    return BaselineBand{med, 1.2533 * sum_abs / static_cast<double>(v.size())};
   }
 
   void Add(int64_t t, double v) override {
@@ -455,6 +466,10 @@ bool BaselineHolds(const BaselineSpec& spec, const std::optional<BaselineBand>& 
     if (up && d > limit) return true;
     if (down && -d > limit) return true;
   }
+  // Ratio tests need a positive baseline: "5x the baseline" means nothing against 0 or a
+  // negative center (a seasonal center, profile + level, can dip below 0 after a deep
+  // drop), and every positive value would be "above 5x" a negative one.
+  if (c <= 0) return false;
   if (up && spec.max_ratio > 0 && value > spec.max_ratio * c && d > spec.min_deviation) return true;
   if (down && spec.min_ratio > 0 && value < spec.min_ratio * c && -d > spec.min_deviation) return true;
   return false;

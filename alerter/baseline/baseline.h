@@ -20,7 +20,8 @@ namespace logship::alerter {
 enum class BaselineMethod {
   kMean,      // rolling mean +- k * stddev over `window`
   kEwma,      // exponentially weighted mean +- k * EW stddev (`alpha`, or time constant `window`)
-  kMad,       // rolling median +- k * 1.4826 * MAD over `window` (robust to outliers)
+  kMad,       // rolling median +- k * 1.4826 * MAD over `window` (robust to outliers; the
+              // mean absolute deviation x 1.2533 when the MAD is 0)
   kSeasonal,  // same phase of the previous `season`(s), shifted by the recent level
 };
 const char* BaselineMethodName(BaselineMethod m);
@@ -72,6 +73,7 @@ class BaselineEstimator {
 std::unique_ptr<BaselineEstimator> MakeBaselineEstimator(const BaselineSpec& spec);
 
 // Whether `value` is off-baseline under `spec` given the band (nullopt band: never).
+// Ratio tests never hold against a center <= 0.
 bool BaselineHolds(const BaselineSpec& spec, const std::optional<BaselineBand>& band, double value);
 
 }  // namespace logship::alerter

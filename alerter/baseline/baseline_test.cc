@@ -92,6 +92,37 @@ TEST(Baseline, SlowDriftIsFollowed) {
   }
 }
 
+TEST(Baseline, SeasonalLevelTimeConstantDecidesHowLongAnOutageStaysOffBaseline) {
+  // A daily request-rate cycle (100..900/s, 5-minute points); on day 8 from 10:00 the
+  // rate halves for 6 hours (72 points, a lost region). The level (EWMA of value -
+  // profile, time constant `window`) follows the drop: with 1 h it absorbs it in under
+  // 2 hours and the condition clears although the outage goes on; with 1 d it holds about
+  // half as long again (then the spread, which learns the outage's clipped residuals, has
+  // widened enough). Neither holds for the whole outage.
+  auto rate = [](int i) {
+    double phase = static_cast<double>(i % 288) / 288.0;
+    double v = 500 - 400 * std::cos(2 * M_PI * phase) + 10 * Noise(i);
+    int start = 8 * 288 + 120;  // day 8, 10:00
+    if (i >= start && i < start + 72) v *= 0.5;
+    return v;
+  };
+  auto held = [&](int64_t level_ms) {
+    BaselineSpec spec = Spec(BaselineMethod::kSeasonal, 4);
+    spec.season = milliseconds(kDay);
+    spec.bucket = milliseconds(30 * kMin);
+    spec.window = milliseconds(level_ms);
+    spec.direction = BaselineDirection::kBelow;
+    int n = 0;
+    for (int i : Feed(spec, 9 * 288, 5 * kMin, rate)) n += i >= 8 * 288 + 120 && i < 8 * 288 + 192;
+    return n;
+  };
+  const int fast = held(kHour), slow = held(kDay);
+  EXPECT_GE(fast, 1);   // the drop is seen...
+  EXPECT_LE(fast, 24);  // ...but for at most 2 of its 6 hours (19 points now)
+  EXPECT_GE(slow, fast * 3 / 2);  // 30 points now
+  EXPECT_LT(slow, 72);
+}
+
 TEST(Baseline, DirectionBelowIgnoresRise) {
   BaselineSpec spec = Spec(BaselineMethod::kMad);
   spec.direction = BaselineDirection::kBelow;
@@ -208,6 +239,14 @@ TEST(Baseline, RatioTests) {
   EXPECT_TRUE(BaselineHolds(spec, BaselineBand{100, 1}, 501));
   EXPECT_FALSE(BaselineHolds(spec, BaselineBand{100, 1}, 499));
   EXPECT_FALSE(BaselineHolds(spec, std::nullopt, 1e9));
+  // A center at or below 0 (a seasonal center after a deep drop) has no ratios: a
+  // positive value is not "5x above" it, nor 0 "below 10%" of it.
+  EXPECT_FALSE(BaselineHolds(spec, BaselineBand{-400, 1}, 10));
+  EXPECT_FALSE(BaselineHolds(spec, BaselineBand{0, 1}, 10));
+  EXPECT_FALSE(BaselineHolds(spec, BaselineBand{-400, 1}, -1000));
+  // The band test still applies to such a center.
+  spec.k = 3;
+  EXPECT_TRUE(BaselineHolds(spec, BaselineBand{-400, 1}, 10));
 }
 
 TEST(Baseline, MinDeviationOnFlatLine) {
@@ -220,6 +259,31 @@ TEST(Baseline, MinDeviationOnFlatLine) {
   EXPECT_FLOAT_EQ(band->spread, 0);
   EXPECT_FALSE(BaselineHolds(spec, band, 0.15));
   EXPECT_TRUE(BaselineHolds(spec, band, 0.2));
+}
+
+TEST(Baseline, MadFallsBackToMeanDeviationOnQuantisedSeries) {
+  // A quantised near-constant CPU series: 0.066 most of the time, 0.134 one point in
+  // three. The MAD is 0 (two thirds of the points equal the median), which made every
+  // excursion to 0.134 "off-baseline"; the band now comes from the mean absolute deviation.
+  BaselineSpec spec = Spec(BaselineMethod::kMad, 3);
+  auto value = [](int i) { return i % 3 == 0 ? 0.134 : 0.066; };
+  auto est = MakeBaselineEstimator(spec);
+  for (int i = 0; i < 60; ++i) est->Add(i * kMin, value(i));
+  auto band = est->Expected(60 * kMin);
+  ASSERT_TRUE(band);
+  EXPECT_NEAR(band->center, 0.066, 1e-6);
+  // The window (t - 1h, t] holds points 1..59, 19 of them 0.068 off the median.
+  EXPECT_NEAR(band->spread, 1.2533 * 19 * 0.068 / 59, 1e-5);
+  EXPECT_TRUE(Feed(spec, 300, kMin, value).empty());
+  // A real level shift on the same series still pages, at once.
+  auto shift = Feed(spec, 300, kMin, [&](int i) { return i < 200 ? value(i) : 0.5; });
+  ASSERT_FALSE(shift.empty());
+  EXPECT_EQ(shift.front(), 200);
+  // A flat window keeps spread 0 (any change is off-baseline unless min_deviation).
+  auto flat = MakeBaselineEstimator(spec);
+  for (int i = 0; i < 60; ++i) flat->Add(i * kMin, 0.066);
+  ASSERT_TRUE(flat->Expected(60 * kMin));
+  EXPECT_EQ(flat->Expected(60 * kMin)->spread, 0);
 }
 
 TEST(Baseline, MadIgnoresOutliersInItsWindow) {
