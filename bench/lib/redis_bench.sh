@@ -51,6 +51,21 @@ bench_start_redis() {
 
 rcli() { redis-cli -p "$redis_port" "$@"; }
 
+# Events in a logship stream: 1 per v1 (or plain) entry, `n` per batched v2 entry
+# (docs/wire-format.md). XLEN counts entries, not events.
+stream_events() {
+  rcli --no-raw XRANGE "$1" - + | awk '
+    /^ *[0-9]+\) 1\) "[0-9]+-[0-9]+"$/ { entries++; keyn = 0; next }   # an entry: its id
+    {                                                  # a field name (odd) or value (even)
+      match($0, /[0-9]+\) "/)
+      pos = substr($0, RSTART, RLENGTH) + 0
+      v = substr($0, RSTART + RLENGTH); sub(/"$/, "", v)
+      if (keyn && pos % 2 == 0) { batched_events += v; batched++ }
+      keyn = (pos % 2 == 1 && v == "n")
+    }
+    END { print entries - batched + batched_events + 0 }'
+}
+
 # utime+stime of a whole process (all threads), in seconds.
 bench_cpu_s() {
   awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' "/proc/$1/stat"
