@@ -253,6 +253,16 @@ void PutString(std::string& out, std::string_view s) {
   out.append(s);
 }
 
+// The syslog header of a record (v2 entries and the Kafka `e` header share the layout).
+void PutSyslog(std::string& out, const SyslogHeader& h) {
+  PutVarint(out, ZigZag(h.facility));
+  PutVarint(out, ZigZag(h.severity));
+  PutString(out, h.app);
+  PutString(out, h.procid);
+  PutString(out, h.msgid);
+  PutString(out, h.structured_data);
+}
+
 void PutRecord(std::string& out, const Event& e) {
   PutVarint(out, e.syslog ? 1 : 0);
   PutString(out, e.id);
@@ -262,14 +272,7 @@ void PutRecord(std::string& out, const Event& e) {
   PutString(out, e.raw);
   PutVarint(out, ZigZag(e.time_ns));
   PutVarint(out, e.offset);
-  if (e.syslog) {
-    PutVarint(out, ZigZag(e.syslog->facility));
-    PutVarint(out, ZigZag(e.syslog->severity));
-    PutString(out, e.syslog->app);
-    PutString(out, e.syslog->procid);
-    PutString(out, e.syslog->msgid);
-    PutString(out, e.syslog->structured_data);
-  }
+  if (e.syslog) PutSyslog(out, *e.syslog);
 }
 
 // Reads records from the inflated bytes; every Get* returns false past the end.
@@ -471,14 +474,7 @@ void AppendKafkaEventHeader(const Event& e, std::string_view key, std::string& o
   PutString(out, e.type);
   PutVarint(out, ZigZag(e.time_ns));
   PutVarint(out, e.offset);
-  if (e.syslog) {
-    PutVarint(out, ZigZag(e.syslog->facility));
-    PutVarint(out, ZigZag(e.syslog->severity));
-    PutString(out, e.syslog->app);
-    PutString(out, e.syslog->procid);
-    PutString(out, e.syslog->msgid);
-    PutString(out, e.syslog->structured_data);
-  }
+  if (e.syslog) PutSyslog(out, *e.syslog);
 }
 
 Result<Event> DecodeKafkaEvent(std::string_view key, std::string_view header, std::string_view value,

@@ -67,12 +67,30 @@ std::vector<Field> StoredFields(const ParsedEvent& e) {
 
 namespace {
 
+// The JSON escape of one byte: '"' and '\\', \b \f \n \r \t, any other as \u00xx
+// (lowercase hex).
+void AppendEscapedByte(std::string* out, unsigned char c) {
+  static const char kHex[] = "0123456789abcdef";
+  switch (c) {
+    case '"': *out += "\\\""; break;
+    case '\\': *out += "\\\\"; break;
+    case '\n': *out += "\\n"; break;
+    case '\r': *out += "\\r"; break;
+    case '\t': *out += "\\t"; break;
+    case '\b': *out += "\\b"; break;
+    case '\f': *out += "\\f"; break;
+    default:
+      *out += "\\u00";
+      out->push_back(kHex[c >> 4]);
+      out->push_back(kHex[c & 0xF]);
+  }
+}
+
 // nlohmann::json's dump(-1, ' ', false, replace) of a string that is valid UTF-8: '"' and
 // '\\' escaped, \b \f \n \r \t, other bytes below 0x20 as \u00xx (lowercase), everything
 // else (0x7f and multibyte sequences included) copied. Returns false, having appended
 // part of it, when `s` is not valid UTF-8 (nlohmann's replacement rule then decides).
 bool AppendNlohmannString(std::string* out, std::string_view s) {
-  static const char kHex[] = "0123456789abcdef";
   out->push_back('"');
   size_t run = 0;  // start of the bytes not yet copied
   for (size_t i = 0; i < s.size();) {
@@ -89,19 +107,7 @@ bool AppendNlohmannString(std::string* out, std::string_view s) {
     }
     out->append(s.data() + run, i - run);
     run = ++i;
-    switch (c) {
-      case '"': *out += "\\\""; break;
-      case '\\': *out += "\\\\"; break;
-      case '\n': *out += "\\n"; break;
-      case '\r': *out += "\\r"; break;
-      case '\t': *out += "\\t"; break;
-      case '\b': *out += "\\b"; break;
-      case '\f': *out += "\\f"; break;
-      default:
-        *out += "\\u00";
-        out->push_back(kHex[c >> 4]);
-        out->push_back(kHex[c & 0xF]);
-    }
+    AppendEscapedByte(out, c);
   }
   out->append(s.data() + run, s.size() - run);
   out->push_back('"');
@@ -218,7 +224,6 @@ bool IsValidUtf8(std::string_view s) {
 }
 
 void AppendJsonString(std::string* out, std::string_view s, Utf8Policy policy) {
-  static const char kHex[] = "0123456789abcdef";
   out->push_back('"');
   for (size_t i = 0; i < s.size();) {
     auto c = static_cast<unsigned char>(s[i]);
@@ -233,22 +238,10 @@ void AppendJsonString(std::string* out, std::string_view s, Utf8Policy policy) {
       }
       continue;
     }
-    switch (c) {
-      case '"': *out += "\\\""; break;
-      case '\\': *out += "\\\\"; break;
-      case '\n': *out += "\\n"; break;
-      case '\r': *out += "\\r"; break;
-      case '\t': *out += "\\t"; break;
-      case '\b': *out += "\\b"; break;
-      case '\f': *out += "\\f"; break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          *out += "\\u00";
-          out->push_back(kHex[c >> 4]);
-          out->push_back(kHex[c & 0xF]);
-        } else {
-          out->push_back(static_cast<char>(c));
-        }
+    if (c < 0x20 || c == '"' || c == '\\' || c == 0x7f) {
+      AppendEscapedByte(out, c);
+    } else {
+      out->push_back(static_cast<char>(c));
     }
     ++i;
   }

@@ -313,19 +313,19 @@ Status SqliteSink::Write(std::span<const ParsedEvent> events) {
   for (const auto& e : events) {
     groups[FloorDiv(e.event.time_ns, kNsPerDay) * kDayShards + ShardOfId(e.event.id)].push_back(&e);
   }
-  std::vector<std::pair<int64_t, std::vector<const ParsedEvent*>>> todo(std::make_move_iterator(groups.begin()),
-                                                                       std::make_move_iterator(groups.end()));
+  std::vector<std::pair<int64_t, std::vector<const ParsedEvent*>>> unwritten(
+      std::make_move_iterator(groups.begin()), std::make_move_iterator(groups.end()));
   // Rotate the starting file so that parsers sharing the store begin on different shards.
-  std::rotate(todo.begin(), todo.begin() + (next_start_++ % todo.size()), todo.end());
+  std::rotate(unwritten.begin(), unwritten.begin() + (next_start_++ % unwritten.size()), unwritten.end());
   // Files another writer holds are put back and tried after the others. When every file
   // left is taken, poll them every 200 us (SQLite's own busy handler sleeps 1, 2, 5, 10 ms
   // ... and so oversleeps a lock another parser holds for a few ms) until busy_timeout
   // has passed without progress: then Retryable.
   auto wait_start = std::chrono::steady_clock::now();
-  while (!todo.empty()) {
+  while (!unwritten.empty()) {
     bool progressed = false;
-    for (size_t i = 0; i < todo.size();) {
-      const int64_t key = todo[i].first;
+    for (size_t i = 0; i < unwritten.size();) {
+      const int64_t key = unwritten[i].first;
       const int64_t day = FloorDiv(key, kDayShards);
       const int shard = static_cast<int>(key - day * kDayShards);
       auto d = GetDay(day, shard);
@@ -334,7 +334,7 @@ Status SqliteSink::Write(std::span<const ParsedEvent> events) {
         return d.status();
       }
       bool busy = false;
-      Status st = WriteDay(d.value(), todo[i].second, &busy);
+      Status st = WriteDay(d.value(), unwritten[i].second, &busy);
       if (!st.ok()) {
         open_.erase(key);  // reopen on retry: the handle may be in a bad state
         return st;
@@ -344,16 +344,16 @@ Status SqliteSink::Write(std::span<const ParsedEvent> events) {
         continue;
       }
       progressed = true;
-      todo.erase(todo.begin() + static_cast<std::ptrdiff_t>(i));
+      unwritten.erase(unwritten.begin() + static_cast<std::ptrdiff_t>(i));
     }
     if (progressed) {
       wait_start = std::chrono::steady_clock::now();
-    } else if (!todo.empty()) {
+    } else if (!unwritten.empty()) {
       if (std::chrono::steady_clock::now() - wait_start >= busy_timeout_) {
-        const int64_t day = FloorDiv(todo.front().first, kDayShards);
+        const int64_t day = FloorDiv(unwritten.front().first, kDayShards);
         return ClassifySqliteError(
             SQLITE_BUSY, cfg_.dir + "/" +
-                             DayFileName(day * kNsPerDay, static_cast<int>(todo.front().first - day * kDayShards)) +
+                             DayFileName(day * kNsPerDay, static_cast<int>(unwritten.front().first - day * kDayShards)) +
                              ": begin: locked by another writer past the busy timeout");
       }
       std::this_thread::sleep_for(std::chrono::microseconds(200));
