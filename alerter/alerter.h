@@ -35,7 +35,7 @@ namespace logship::alerter {
 
 struct AlerterOptions {
   // How far behind the newest sample time the evaluation clock stays, so buckets still
-  // being filled by slower parsers are not judged. (Not yet in AlerterConfig.)
+  // being filled by slower parsers are not judged (alerter.lateness).
   Millis lateness{10000};
   // How many PageRecords pages_sent() keeps (the oldest are dropped; counters are kept).
   size_t max_page_records = 10000;

@@ -27,6 +27,7 @@ Result<std::unique_ptr<AlerterService>> AlerterService::Start(const Config& conf
 
   AlerterOptions aopts = options.alerter;
   aopts.flap = FlapPolicy{ac.flap.window, ac.flap.start, ac.flap.stop};
+  aopts.lateness = ac.lateness;
   s->alerter_ = Alerter::Create(std::move(*rules), s->dispatcher_.get(), aopts);
   auto snapshot = s->dispatcher_->LoadEvaluatorState();
   if (!snapshot.ok()) return snapshot.status();

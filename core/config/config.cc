@@ -524,6 +524,11 @@ const Schema<Config>& ConfigSchema() {
         .String("external_url", &AlerterConfig::external_url,
                 "Base URL of links in pages (generatorURL, client_url); default http://<api.listen>.")
         .Section("flap", &AlerterConfig::flap, flap, "Flap detection (docs/alerting.md, \"Flapping\").")
+        .Duration("lateness", &AlerterConfig::lateness,
+                  "How far the evaluation clock trails the newest sample of a metric: samples later than this "
+                  "for a step already evaluated are dropped (counted). Raise it when shippers or parsers "
+                  "deliver unevenly (docs/alerting.md, \"Time: evaluation follows the data\").",
+                  Millis(0))
         .List("scrape", &AlerterConfig::scrape, scrape_target,
               "Prometheus text-format endpoints (node_exporter, ...) scraped into the alert rules "
               "(docs/alerting.md, \"Scrape targets\").");

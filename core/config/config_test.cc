@@ -85,6 +85,18 @@ TEST(ConfigTest, DurationsAndSizes) {
   EXPECT_FALSE(config::ParseSize("MiB").ok());
 }
 
+TEST(ConfigTest, AlerterLatenessDefaultsToTenSecondsAndIsConfigurable) {
+  auto c = ParseConfig("host: a\n", "t.yaml", "/etc/logship");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->alerter.lateness.count(), 10000);
+  c = ParseConfig("host: a\nalerter:\n  lateness: 1m\n", "t.yaml", "/etc/logship");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->alerter.lateness.count(), 60000);
+  c = ParseConfig("host: a\nalerter:\n  lateness: soon\n", "t.yaml", "/etc/logship");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("t.yaml:3"), std::string::npos) << c.status().message();
+}
+
 TEST(ConfigTest, ReferenceListsEveryKey) {
   std::string ref = ConfigReference();
   for (const char* key : {"`shipper.files[].paths`", "`queue.redis.password`", "`parser.sqlite.retention_days`",

@@ -287,6 +287,7 @@ struct AlerterConfig {
   std::string external_url;  // base of links in pages; default http://<api.listen>
   FlapConfig flap;
   std::vector<ScrapeTargetConfig> scrape;  // Prometheus endpoints scraped into the rules
+  Millis lateness{10000};  // the evaluation clock trails the newest sample by this much
 };
 
 struct Config {
