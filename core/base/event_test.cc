@@ -39,5 +39,25 @@ TEST(MakeFileEventId, SameInputsSameIdAndEachPartMatters) {
   }
 }
 
+TEST(ParseFileEventId, InvertsFileEventIdAndRejectsEverythingElse) {
+  const FileIdentity file{2049, 131075, 0x1234abcd};
+  for (uint64_t offset : {uint64_t{0}, uint64_t{42}, std::numeric_limits<uint64_t>::max()}) {
+    const std::string id = MakeFileEventId("web-1", file, offset);
+    auto h = ParseFileEventId(id, offset);
+    ASSERT_TRUE(h.has_value()) << id;
+    EXPECT_EQ(*h, FileEventIdHash("web-1", file));
+    EXPECT_EQ(FileEventId(*h, offset), id);
+    EXPECT_FALSE(ParseFileEventId(id, offset + 1).has_value());  // another offset
+  }
+  EXPECT_EQ(ParseFileEventId("000000000000000f:7", 7), 15u);
+  EXPECT_FALSE(ParseFileEventId("DE49EAD77C44D520:42", 42));   // upper case prints back differently
+  EXPECT_FALSE(ParseFileEventId("de49ead77c44d52:42", 42));    // 15 digits
+  EXPECT_FALSE(ParseFileEventId("de49ead77c44d520-42", 42));   // no colon
+  EXPECT_FALSE(ParseFileEventId("de49ead77c44d520:042", 42));  // not how the offset prints
+  EXPECT_FALSE(ParseFileEventId("de49ead77c44d52g:42", 42));
+  EXPECT_FALSE(ParseFileEventId("", 0));
+  EXPECT_FALSE(ParseFileEventId("bench", 0));
+}
+
 }  // namespace
 }  // namespace logship

@@ -293,6 +293,13 @@ class RecordReader {
     }
     return false;
   }
+  bool GetFixed64(uint64_t* v) {  // big-endian
+    if (in_.size() - pos_ < 8) return false;
+    uint64_t r = 0;
+    for (int i = 0; i < 8; ++i) r = (r << 8) | static_cast<uint8_t>(in_[pos_++]);
+    *v = r;
+    return true;
+  }
   bool GetString(std::string* s) {
     uint64_t n = 0;
     if (!GetVarint(&n) || n > in_.size() - pos_) return false;
@@ -455,16 +462,25 @@ Result<std::vector<Event>> DecodeEventBatch(const FieldList& fields, std::string
 // ---- Kafka: the event header ----
 //
 // Layout (docs/wire-format.md, "Kafka"): varint flags (bit 0: syslog header follows; bit
-// 1: host and source are the key's, split after the host's length), string id, then with
-// bit 1 varint host length, else strings host and source; string type, varint
-// zigzag(time_ns), varint offset, and with bit 0 the syslog fields as in a v2 record.
+// 1: host and source are the key's, split after the host's length; bit 2: the id is a
+// file event id, FileEventId(hash, offset), carried as its hash), then the id: with bit 2
+// the hash as 8 bytes big-endian, else a string; with bit 1 varint host length, else
+// strings host and source; string type, varint zigzag(time_ns), varint offset, and with
+// bit 0 the syslog fields as in a v2 record.
 
 void AppendKafkaEventHeader(const Event& e, std::string_view key, std::string& out) {
   const bool from_key = key.size() == e.host.size() + 1 + e.source.size() &&
                         key.substr(0, e.host.size()) == e.host && key[e.host.size()] == ':' &&
                         key.substr(e.host.size() + 1) == e.source;
-  PutVarint(out, (e.syslog ? 1 : 0) | (from_key ? 2 : 0));
-  PutString(out, e.id);
+  const std::optional<uint64_t> file_id = ParseFileEventId(e.id, e.offset);
+  PutVarint(out, (e.syslog ? 1 : 0) | (from_key ? 2 : 0) | (file_id ? 4 : 0));
+  if (file_id) {
+    char be[8];
+    for (int i = 0; i < 8; ++i) be[i] = static_cast<char>(*file_id >> (56 - 8 * i));
+    out.append(be, sizeof be);
+  } else {
+    PutString(out, e.id);
+  }
   if (from_key) {
     PutVarint(out, e.host.size());
   } else {
@@ -486,8 +502,9 @@ Result<Event> DecodeKafkaEvent(std::string_view key, std::string_view header, st
   RecordReader in(header);
   Event e;
   uint64_t flags = 0, time = 0, offset = 0;
-  if (!in.GetVarint(&flags) || flags > 3) return corrupt("has unknown flags");
-  if (!in.GetString(&e.id)) return corrupt("is truncated (id)");
+  uint64_t file_id = 0;
+  if (!in.GetVarint(&flags) || flags > 7) return corrupt("has unknown flags");
+  if (flags & 4 ? !in.GetFixed64(&file_id) : !in.GetString(&e.id)) return corrupt("is truncated (id)");
   if (flags & 2) {
     uint64_t host_len = 0;
     if (!in.GetVarint(&host_len)) return corrupt("is truncated (host)");
@@ -502,6 +519,7 @@ Result<Event> DecodeKafkaEvent(std::string_view key, std::string_view header, st
   }
   e.time_ns = UnZigZag(time);
   e.offset = offset;
+  if (flags & 4) e.id = FileEventId(file_id, offset);
   if (flags & 1) {
     SyslogHeader h;
     uint64_t fac = 0, sev = 0;

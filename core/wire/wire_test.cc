@@ -257,7 +257,42 @@ TEST(WireTest, BrokenKafkaEventHeadersAreCorruptionNamingTheMessage) {
   EXPECT_FALSE(DecodeKafkaEvent(key, header + "x", e.raw, "m").ok());        // trailing bytes
   EXPECT_FALSE(DecodeKafkaEvent("web-1", header, e.raw, "m").ok());          // key too short
   EXPECT_FALSE(DecodeKafkaEvent("web-12:x", header, e.raw, "m").ok());       // no ':' after the host
-  EXPECT_FALSE(DecodeKafkaEvent(key, "\x04" + header.substr(1), e.raw, "m").ok());  // unknown flag
+  EXPECT_FALSE(DecodeKafkaEvent(key, "\x08" + header.substr(1), e.raw, "m").ok());  // unknown flag
+}
+
+TEST(WireTest, KafkaEventHeaderCarriesAFileEventIdAsItsHash) {
+  for (bool syslog : {false, true}) {
+    Event e = KafkaTestEvent(syslog);
+    e.id = FileEventId(0x00f1e2d3c4b5a697, e.offset);  // a leading zero digit survives too
+    const std::string key = e.host + ":" + e.source;
+    std::string header;
+    AppendKafkaEventHeader(e, key, header);
+    EXPECT_EQ(header[0], (syslog ? 1 : 0) | 2 | 4);
+    Event as_string = e;
+    as_string.id = "x" + e.id.substr(1);  // not a file event id: sent as a string
+    std::string longer;
+    AppendKafkaEventHeader(as_string, key, longer);
+    EXPECT_EQ(longer[0], (syslog ? 1 : 0) | 2);
+    EXPECT_EQ(header.size() + (e.id.size() + 1 - 8), longer.size());
+    auto d = DecodeKafkaEvent(key, header, e.raw, "t/0/1");
+    ASSERT_TRUE(d.ok()) << d.status().ToString();
+    ExpectSameKafkaEvent(*d, e);
+    for (size_t n = 0; n < header.size(); ++n) {
+      EXPECT_FALSE(DecodeKafkaEvent(key, header.substr(0, n), e.raw, "m").ok()) << n;
+    }
+  }
+  // Ids that only look alike travel as strings, so they come back byte for byte.
+  Event e = KafkaTestEvent(false);
+  for (std::string id : {FileEventId(42, e.offset + 1), std::string("0123456789ABCDEF:") + std::to_string(e.offset),
+                         FileEventId(42, e.offset) + "0", std::string("0123456789abcdef-") + std::to_string(e.offset)}) {
+    e.id = id;
+    std::string header;
+    AppendKafkaEventHeader(e, "k", header);
+    EXPECT_EQ(header[0] & 4, 0) << id;
+    auto d = DecodeKafkaEvent("k", header, e.raw, "m");
+    ASSERT_TRUE(d.ok()) << d.status().ToString();
+    EXPECT_EQ(d->id, id);
+  }
 }
 
 TEST(WireTest, EventFieldCountIsWhatVisitEventFieldsEmits) {

@@ -51,6 +51,13 @@ std::string MakeFileEventId(std::string_view host, const FileIdentity& file, uin
 // The part before the offset, "<16 hex digits>:", the same for every line of one file
 // identity: MakeFileEventId is this followed by the decimal offset.
 std::string FileEventIdPrefix(std::string_view host, const FileIdentity& file);
+// The hash the 16 hex digits spell, and the id those and `offset` make.
+uint64_t FileEventIdHash(std::string_view host, const FileIdentity& file);
+std::string FileEventId(uint64_t hash, uint64_t offset);
+// The inverse of FileEventId: the hash when `id` is exactly FileEventId(hash, offset)
+// (lower-case hex, decimal offset), else nullopt. Lets the Kafka header carry 8 bytes
+// instead of the id (docs/wire-format.md).
+std::optional<uint64_t> ParseFileEventId(std::string_view id, uint64_t offset);
 
 // Labels are kept sorted by name; equal label sets compare equal.
 using Labels = std::vector<std::pair<std::string, std::string>>;
