@@ -58,6 +58,9 @@ struct KafkaPartitionListDeleter {
 struct KafkaQueueDeleter {
   void operator()(rd_kafka_queue_t* q) const { rd_kafka_queue_destroy(q); }
 };
+struct KafkaTopicDeleter {
+  void operator()(rd_kafka_topic_t* t) const { rd_kafka_topic_destroy(t); }
+};
 struct KafkaHeadersDeleter {
   void operator()(rd_kafka_headers_t* h) const { rd_kafka_headers_destroy(h); }
 };
@@ -69,6 +72,7 @@ using KafkaPartitionList =
     std::unique_ptr<rd_kafka_topic_partition_list_t, KafkaPartitionListDeleter>;
 using KafkaQueue = std::unique_ptr<rd_kafka_queue_t, KafkaQueueDeleter>;
 using KafkaHeaders = std::unique_ptr<rd_kafka_headers_t, KafkaHeadersDeleter>;
+using KafkaTopic = std::unique_ptr<rd_kafka_topic_t, KafkaTopicDeleter>;
 
 // librdkafka properties, in the order they are applied.
 using KafkaProperties = std::vector<std::pair<std::string, std::string>>;

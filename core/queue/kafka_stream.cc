@@ -182,6 +182,7 @@ Status KafkaTopicProducer::EnsureClient() {
   if (rk_) {
     spdlog::warn("{}: rebuilding the producer after a fatal error", context_);
     rd_kafka_purge(rk_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rkt_.reset();
     rk_.reset();
   }
   auto props = ProducerProperties(kafka_);
@@ -204,7 +205,12 @@ Status KafkaTopicProducer::EnsureClient() {
   SetKafkaLogger(conf->get());
   auto rk = MakeKafkaHandle(RD_KAFKA_PRODUCER, std::move(*conf));
   if (!rk.ok()) return rk.status();
+  KafkaTopic rkt(rd_kafka_topic_new(rk->get(), topic_.c_str(), nullptr));
+  if (!rkt) {
+    return ClassifyKafkaError(rd_kafka_last_error(), context_ + ": topic handle");
+  }
   rk_ = std::move(*rk);
+  rkt_ = std::move(rkt);
   rebuild_ = false;
   return Status::Ok();
 }
@@ -255,10 +261,22 @@ Status KafkaTopicProducer::Produce(size_t count, const std::function<void(size_t
 }
 
 void KafkaTopicProducer::Enqueue(size_t count, const std::function<void(size_t, KafkaOutView&)>& fill) {
+  StartBatch(count);
+  KafkaOutView m;
+  for (size_t i = 0; i < count; ++i) {
+    m.headers.clear();
+    fill(i, m);
+    if (!Add(m.has_key ? &m.key : nullptr, m.value, m.headers, 0)) break;
+  }
+  EndBatch();
+}
+
+void KafkaTopicProducer::StartBatch(size_t count) {
   Batch& b = batches_.emplace_back();
   b.id = next_batch_++;
   b.count = count;
   b.deadline = Clock::now() + kafka_.timeout + kReportGrace;
+  adding_ = false;
   if (count == 0) return;
   // A client that raised a fatal error is rebuilt only when nothing else is in flight:
   // purging it fails the earlier batches, which their callers then publish again.
@@ -269,44 +287,55 @@ void KafkaTopicProducer::Enqueue(size_t count, const std::function<void(size_t, 
     b.status = st;
     return;
   }
-  KafkaOutView m;
-  for (size_t i = 0; i < count; ++i) {
-    m.headers.clear();
-    fill(i, m);
-    rd_kafka_headers_t* headers = rd_kafka_headers_new(m.headers.size());
-    for (const auto& [k, v] : m.headers) {
-      rd_kafka_header_add(headers, k.data(), static_cast<ssize_t>(k.size()), v.data(),
-                          static_cast<ssize_t>(v.size()));
+  adding_ = true;
+}
+
+bool KafkaTopicProducer::Add(const std::string_view* key, std::string_view value,
+                             std::span<const std::pair<std::string_view, std::string_view>> headers,
+                             int64_t timestamp_ms) {
+  if (!adding_) return false;
+  // `b` stays valid: OnDelivery (served by the polls here) only reads batches_ by index,
+  // and only Await removes from it.
+  Batch& b = batches_.back();
+  rd_kafka_headers_t* hdrs = nullptr;
+  if (!headers.empty()) {
+    hdrs = rd_kafka_headers_new(headers.size());
+    for (const auto& [k, v] : headers) {
+      rd_kafka_header_add(hdrs, k.data(), static_cast<ssize_t>(k.size()), v.data(), static_cast<ssize_t>(v.size()));
     }
-    const void* key = m.has_key ? static_cast<const void*>(m.key.data()) : nullptr;
-    const size_t key_len = m.has_key ? m.key.size() : 0;
-    rd_kafka_resp_err_t err;
-    for (;;) {
-      err = rd_kafka_producev(
-          rk_.get(), RD_KAFKA_V_TOPIC(topic_.c_str()),
-          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-          RD_KAFKA_V_KEY(key, key_len),
-          RD_KAFKA_V_VALUE(const_cast<char*>(m.value.data()), m.value.size()),
-          RD_KAFKA_V_HEADERS(headers),
-          RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<uintptr_t>(b.id))),
-          RD_KAFKA_V_END);
-      // A full local queue drains as reports are served; wait for room until the deadline.
-      if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || Clock::now() >= b.deadline) break;
-      rd_kafka_poll(rk_.get(), 10);
-    }
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      rd_kafka_headers_destroy(headers);  // not taken on failure
-      Status enqueue = ClassifyKafkaError(err, context_ + ": enqueue");
-      if (b.status.ok() || enqueue.code() == StatusCode::kPermanent) b.status = enqueue;
-      break;  // later messages would land out of order behind a gap: stop here
-    }
-    // `b` stays valid: OnDelivery (served by the poll above) only reads batches_ by index,
-    // and only Await removes from it.
-    ++b.awaiting;
-    b.bytes += m.value.size() + key_len;
-    for (const auto& [k, v] : m.headers) b.bytes += k.size() + v.size();
   }
-  rd_kafka_poll(rk_.get(), 0);  // serve what is ready without waiting
+  const void* key_data = key != nullptr ? static_cast<const void*>(key->data()) : nullptr;
+  const size_t key_len = key != nullptr ? key->size() : 0;
+  rd_kafka_resp_err_t err;
+  for (;;) {
+    // The topic handle, not its name: by name, librdkafka looks the topic up under a
+    // write lock for every message.
+    err = rd_kafka_producev(rk_.get(), RD_KAFKA_V_RKT(rkt_.get()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                            RD_KAFKA_V_KEY(key_data, key_len),
+                            RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_TIMESTAMP(timestamp_ms),
+                            RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<uintptr_t>(b.id))),
+                            RD_KAFKA_V_END);
+    // A full local queue drains as reports are served; wait for room until the deadline.
+    if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || Clock::now() >= b.deadline) break;
+    rd_kafka_poll(rk_.get(), 10);
+  }
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (hdrs != nullptr) rd_kafka_headers_destroy(hdrs);  // not taken on failure
+    Status enqueue = ClassifyKafkaError(err, context_ + ": enqueue");
+    if (b.status.ok() || enqueue.code() == StatusCode::kPermanent) b.status = enqueue;
+    adding_ = false;  // later messages would land out of order behind a gap: stop here
+    return false;
+  }
+  ++b.awaiting;
+  b.bytes += value.size() + key_len;
+  for (const auto& [k, v] : headers) b.bytes += k.size() + v.size();
+  return true;
+}
+
+void KafkaTopicProducer::EndBatch() {
+  adding_ = false;
+  if (rk_) rd_kafka_poll(rk_.get(), 0);  // serve what is ready without waiting
 }
 
 Status KafkaTopicProducer::Await() {
@@ -355,17 +384,22 @@ Status KafkaEventProducer::Publish(std::span<const Event> events) {
 void KafkaEventProducer::Begin(std::span<const Event> events) {
   // The value is the raw line, the other fields one header (wire::kKafkaEventHeader,
   // docs/kafka.md); the key host:source keeps one file's lines in one partition, in order.
-  // Both scratch strings are reused: no allocation per event once they have grown.
-  producer_.Enqueue(events.size(), [&](size_t i, KafkaOutView& m) {
-    const Event& e = events[i];
-    key_.assign(e.host).append(":").append(e.source);
+  // The message timestamp is the event's time (when the line was read). Both scratch
+  // strings are reused: no allocation per event once they have grown, and the key is
+  // rebuilt only when the file changes.
+  producer_.StartBatch(events.size());
+  for (const Event& e : events) {
+    if (key_.size() != e.host.size() + 1 + e.source.size() || !key_.starts_with(e.host) ||
+        !key_.ends_with(e.source) || key_[e.host.size()] != ':') {
+      key_.assign(e.host).append(":").append(e.source);
+    }
     header_.clear();
     wire::AppendKafkaEventHeader(e, key_, header_);
-    m.has_key = true;
-    m.key = key_;
-    m.value = e.raw;
-    m.headers.emplace_back(wire::kKafkaEventHeader, header_);
-  });
+    const std::string_view key = key_;
+    const std::pair<std::string_view, std::string_view> header(wire::kKafkaEventHeader, header_);
+    if (!producer_.Add(&key, e.raw, std::span(&header, 1), e.time_ns > 0 ? e.time_ns / 1'000'000 : 0)) break;
+  }
+  producer_.EndBatch();
 }
 
 KafkaSampleProducer::KafkaSampleProducer(KafkaConfig kafka, std::string topic)

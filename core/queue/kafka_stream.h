@@ -89,6 +89,16 @@ class KafkaTopicProducer {
   Status Await();
   size_t in_flight() const { return batches_.size(); }
 
+  // What Enqueue is made of, for a caller that lays out its messages itself (the event
+  // producer, one message per line, where a callback per message showed in the profile):
+  // StartBatch(count), then Add for each of the `count` messages in order, then EndBatch.
+  // Add returns false once the batch has failed (the rest would land out of order behind
+  // a gap): the caller stops adding and still calls EndBatch. `timestamp_ms` 0 means now.
+  void StartBatch(size_t count);
+  bool Add(const std::string_view* key, std::string_view value,
+           std::span<const std::pair<std::string_view, std::string_view>> headers, int64_t timestamp_ms);
+  void EndBatch();
+
   const std::string& topic() const { return topic_; }
   const QueueProbe& probe() const { return probe_; }
 
@@ -102,7 +112,9 @@ class KafkaTopicProducer {
   const std::string context_;  // "kafka <brokers>: produce <topic>"
   const QueueProbe probe_;
   KafkaHandle rk_;
+  KafkaTopic rkt_;             // topic_'s handle in rk_ (destroyed before rk_)
   bool rebuild_ = false;       // a fatal error was raised: the client is rebuilt when idle
+  bool adding_ = false;        // between StartBatch and EndBatch, and the batch is healthy
 
   // A batch whose reports are awaited. Its messages carry its id as their opaque.
   struct Batch {
@@ -134,7 +146,7 @@ class KafkaEventProducer final : public EventProducer {
 
  private:
   KafkaTopicProducer producer_;
-  std::string key_;     // scratch of Begin: one message's key
+  std::string key_;     // scratch of Begin: the key of the last message (host:source)
   std::string header_;  // scratch of Begin: one message's wire::kKafkaEventHeader value
 };
 

@@ -185,11 +185,12 @@ TEST_F(KafkaStreamTest, PlainKafkaConsumerSeesRawLinesAndOurFieldsAsHeaders) {
   std::multiset<std::string> want_lines;
   for (const Event& e : sent) want_lines.insert(e.raw);
   EXPECT_EQ(got_lines, want_lines) << out;
-  // Key and headers of one message, as any Kafka client sees them: the fields other than
-  // the line travel in one header, "e", which holds the id (the rest is binary).
+  // Key, headers and timestamp of one message, as any Kafka client sees them: the fields
+  // other than the line travel in one (binary) header, "e"; the message timestamp is the
+  // event's time in ms.
   std::string first = Shell("timeout 30 kcat -C -q -b " + broker_->bootstrap() + " -t " + kTopic +
-                          " -e -f '%k|%h\\n' | grep -aF '0123456789abcdef:300'");
-  EXPECT_EQ(first.rfind("host-3:/var/log/app/0.log|e=", 0), 0u) << first;
+                          " -e -f '%k|%T|%s|%h\\n' | grep -aF '|GET /index.html 200 3|'");
+  EXPECT_EQ(first.rfind("host-3:/var/log/app/0.log|1700000000000|GET /index.html 200 3|e=", 0), 0u) << first;
   EXPECT_EQ(first.find(",v="), std::string::npos) << first;  // one header only
 }
 
