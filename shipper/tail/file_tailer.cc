@@ -765,10 +765,16 @@ void FileTailer::Interrupt() {
 }
 
 void FileTailer::Emit(TailedFile& f, std::string_view raw, uint64_t offset, std::vector<Event>* out) {
-  Event& e = out->emplace_back();
+  // A recycled event's strings are assigned into: no allocation once they have grown.
+  if (spare_.empty()) {
+    out->emplace_back();
+  } else {
+    out->push_back(std::move(spare_.back()));
+    spare_.pop_back();
+  }
+  Event& e = out->back();
   // MakeFileEventId(host_, f.identity, offset), with the per-file part computed once.
   char digits[24];
-  e.id.reserve(f.id_prefix.size() + 20);
   e.id.assign(f.id_prefix).append(digits, std::to_chars(digits, digits + sizeof digits, offset).ptr);
   e.time_ns = read_time_ns_;
   e.host = host_;
@@ -776,6 +782,23 @@ void FileTailer::Emit(TailedFile& f, std::string_view raw, uint64_t offset, std:
   e.type = f.input->config->type;
   e.offset = offset;
   e.raw.assign(raw);
+  e.syslog.reset();
+}
+
+void FileTailer::Recycle(std::vector<Event>* events) {
+  constexpr size_t kMaxKeptLine = 64 * 1024;
+  constexpr size_t kMaxSpare = 8192;
+  if (spare_.empty()) {
+    spare_.swap(*events);  // the usual case, a whole batch: no event moves
+    std::erase_if(spare_, [](const Event& e) { return e.raw.capacity() > kMaxKeptLine; });
+  } else {
+    for (Event& e : *events) {
+      if (spare_.size() >= kMaxSpare) break;
+      if (e.raw.capacity() <= kMaxKeptLine) spare_.push_back(std::move(e));
+    }
+  }
+  if (spare_.size() > kMaxSpare) spare_.resize(kMaxSpare);
+  events->clear();
 }
 
 // One line (or piece of a long line) at `offset`: an event of its own, or part of the

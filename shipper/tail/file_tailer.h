@@ -191,6 +191,13 @@ class FileTailer {
     return r;
   }
 
+  // Takes back the events of a batch that was published (their contents are no longer
+  // needed) and leaves `events` empty, its capacity kept: ReadBatch fills its next events
+  // by assigning into these, so the strings' memory is reused instead of allocated and
+  // freed for every line. At most one batch's worth is kept; lines longer than 64 KiB are
+  // not.
+  void Recycle(std::vector<Event>* events);
+
   const TailStats& stats() const { return stats_; }
   // The open files (sizes as of the last Poll, acknowledged offsets as of the last Commit).
   std::vector<TailedFileInfo> Files() const;
@@ -227,6 +234,7 @@ class FileTailer {
   CheckpointStore* checkpoints_;
   const Clock& clock_;
   std::vector<std::unique_ptr<TailedFile>> files_;
+  std::vector<Event> spare_;  // Recycle()d events, taken from the back by Emit
   size_t next_file_ = 0;  // round-robin start, so one busy file cannot starve the others
   uint64_t next_serial_ = 1;  // TailedFile::serial of the next file opened
   std::vector<char> buf_;

@@ -170,6 +170,56 @@ TEST_F(FileTailerTest, LongLinesAreSplitAndBinaryIsCarried) {
   EXPECT_EQ(t->stats().lines_split, 2u);
 }
 
+// Recycled events (FileTailer::Recycle) are filled by assignment: nothing of what they
+// held before may show through, whatever it was.
+TEST_F(FileTailerTest, RecycledEventsCarryNothingOfTheirPast) {
+  Append("a.log", "one\ntwo\nthree\n");
+  CheckpointStore store((dir_ / "cp.json").string());
+  auto t = NewTailer(&store);
+  t->Poll();
+  std::vector<Event> first;
+  ASSERT_EQ(t->ReadBatch(10, 1 << 20, &first), 3u);
+  const std::vector<Event> expected = first;  // what fresh events look like
+  ASSERT_TRUE(t->Commit().ok());
+
+  // Give back events full of other things, then read the same lines from a new tailer.
+  std::vector<Event> used(5);
+  for (Event& e : used) {
+    e.id = std::string(100, 'i');
+    e.raw = std::string(300, 'r');
+    e.host = e.source = e.type = std::string(40, 'x');
+    e.offset = 99;
+    e.time_ns = -1;
+    e.syslog = SyslogHeader{1, 2, "app", "1", "m", "[sd]"};
+  }
+  used.push_back(Event{});  // one plain one too
+  CheckpointStore fresh((dir_ / "cp2.json").string());
+  auto again = NewTailer(&fresh);
+  again->Recycle(&used);
+  EXPECT_TRUE(used.empty());
+  again->Poll();
+  std::vector<Event> second;
+  ASSERT_EQ(again->ReadBatch(10, 1 << 20, &second), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(second[i].id, expected[i].id);
+    EXPECT_EQ(second[i].raw, expected[i].raw);
+    EXPECT_EQ(second[i].host, "host-a");
+    EXPECT_EQ(second[i].source, expected[i].source);
+    EXPECT_EQ(second[i].type, "nginx");
+    EXPECT_EQ(second[i].offset, expected[i].offset);
+    EXPECT_EQ(second[i].time_ns, expected[i].time_ns);
+    EXPECT_FALSE(second[i].syslog.has_value());
+  }
+  // A batch handed back while some are still spare: kept up to the bound, all reusable.
+  again->Recycle(&second);
+  Append("a.log", "four\n");
+  again->Poll();
+  std::vector<Event> third;
+  ASSERT_EQ(again->ReadBatch(10, 1 << 20, &third), 1u);
+  EXPECT_EQ(third[0].raw, "four");
+  EXPECT_FALSE(third[0].syslog.has_value());
+}
+
 TEST_F(FileTailerTest, DirectoriesAndUnreadableFilesDoNotStopTheOthers) {
   fs::create_directories(dir_ / "dir.log");
   Append("ok.log", "fine\n");
