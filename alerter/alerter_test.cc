@@ -9,6 +9,7 @@
 
 #include "alerter/notify/webhook/webhook_notifier.h"
 #include "tests/support/http_receiver.h"
+#include "tests/support/subprocess.h"
 
 namespace logship::alerter {
 namespace {
@@ -356,9 +357,8 @@ TEST(AlerterTest, LateAndUnusedSamplesAreCountedAndIgnored) {
 }
 
 TEST(AlerterTest, CreateLoadsShippedRulesAndBuildsNotifiers) {
-  const char* src = std::getenv("LOGSHIP_SRC");
   AlerterConfig config;
-  config.rule_files = {std::string(src ? src : ".") + "/rules/alerts/default.yaml"};
+  config.rule_files = {::logship::testing::SourceDir() + "/rules/alerts/default.yaml"};
   auto dir = ::testing::TempDir() + "alerter_create_test";
   auto alerter = Alerter::Create(config, dir);
   ASSERT_TRUE(alerter.ok()) << alerter.status().ToString();

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "alerter/backtest/series_reader.h"
+#include "tests/support/subprocess.h"
 
 namespace logship::alerter::backtest {
 namespace {
@@ -122,16 +123,7 @@ TEST(NabScore, TotalNormalisesOverSeries) {
   EXPECT_NEAR(NabTotal({a, b}), 100 * (0 - 0.22 + 2) / 4, 1e-9);
 }
 
-std::string NabDir() {
-  std::string src;
-  if (const char* s = std::getenv("LOGSHIP_SRC")) {
-    src = s;
-  } else {
-    std::string f = __FILE__;  // <src>/alerter/backtest/nab_score_test.cc
-    src = f.substr(0, f.rfind("/alerter/backtest/"));
-  }
-  return src + "/alerter/backtest/testdata/nab";
-}
+std::string NabDir() { return ::logship::testing::SourceDir() + "/alerter/backtest/testdata/nab"; }
 
 // Our scorer and our port of NAB's windowedGaussian detector reproduce NAB's published
 // standard-profile scores (numenta/NAB results/windowedGaussian/

@@ -1,4 +1,5 @@
 #include "alerter/rules/alert_rules.h"
+#include "tests/support/subprocess.h"
 
 #include <gtest/gtest.h>
 
@@ -149,8 +150,7 @@ TEST(TemplateTest, Expands) {
 }
 
 TEST(LoadAlertRulesTest, ShippedDefaultRulesLoad) {
-  const char* src = std::getenv("LOGSHIP_SRC");
-  std::string dir = std::string(src ? src : ".") + "/rules/alerts";
+  std::string dir = ::logship::testing::SourceDir() + "/rules/alerts";
   auto set = LoadAlertRules({dir});
   ASSERT_TRUE(set.ok()) << set.status().ToString();
   ASSERT_EQ((*set)->rules.size(), 5u);

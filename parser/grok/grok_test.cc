@@ -1,4 +1,5 @@
 #include "parser/grok/grok.h"
+#include "tests/support/subprocess.h"
 
 #include <gtest/gtest.h>
 
@@ -12,11 +13,7 @@
 namespace logship::grok {
 namespace {
 
-std::string SrcDir() {
-  if (const char* s = std::getenv("LOGSHIP_SRC")) return s;
-  std::string f = __FILE__;  // <src>/parser/grok/grok_test.cc
-  return f.substr(0, f.rfind("/parser/grok/"));
-}
+std::string SrcDir() { return ::logship::testing::SourceDir(); }
 
 const PatternLibrary& Shipped() {
   static const PatternLibrary* lib = [] {

@@ -14,15 +14,12 @@
 
 #include "parser/grok/grok.h"
 #include "parser/rules/rule_cases.h"
+#include "tests/support/subprocess.h"
 
 namespace logship::grok {
 namespace {
 
-std::string SrcDir() {
-  if (const char* s = std::getenv("LOGSHIP_SRC")) return s;
-  std::string f = __FILE__;  // <src>/parser/grok/patterns_conformance_test.cc
-  return f.substr(0, f.rfind("/parser/grok/"));
-}
+std::string SrcDir() { return ::logship::testing::SourceDir(); }
 
 const PatternLibrary& Library(PatternNaming naming) {
   static std::map<PatternNaming, PatternLibrary*> libs;

@@ -8,15 +8,12 @@
 #include <string>
 
 #include "parser/grok/grok.h"
+#include "tests/support/subprocess.h"
 
 namespace logship::grok {
 namespace {
 
-std::string SrcDir() {
-  if (const char* s = std::getenv("LOGSHIP_SRC")) return s;
-  std::string f = __FILE__;
-  return f.substr(0, f.rfind("/parser/grok/"));
-}
+std::string SrcDir() { return ::logship::testing::SourceDir(); }
 
 const PatternLibrary& Shipped() {
   static const PatternLibrary* lib = [] {

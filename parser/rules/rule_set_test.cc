@@ -1,4 +1,5 @@
 #include "parser/rules/rule_set.h"
+#include "tests/support/subprocess.h"
 
 #include <gtest/gtest.h>
 
@@ -8,11 +9,7 @@
 namespace logship::rules {
 namespace {
 
-std::string SrcDir() {
-  if (const char* s = std::getenv("LOGSHIP_SRC")) return s;
-  std::string f = __FILE__;
-  return f.substr(0, f.rfind("/parser/rules/"));
-}
+std::string SrcDir() { return ::logship::testing::SourceDir(); }
 
 const grok::PatternLibrary& Lib() {
   static const grok::PatternLibrary* lib = [] {

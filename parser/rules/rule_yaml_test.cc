@@ -14,17 +14,14 @@
 
 #include "parser/rules/rule_cases.h"
 #include "parser/rules/rule_set.h"
+#include "tests/support/subprocess.h"
 
 namespace logship::rules {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string SrcDir() {
-  if (const char* s = std::getenv("LOGSHIP_SRC")) return s;
-  std::string f = __FILE__;
-  return f.substr(0, f.rfind("/parser/rules/"));
-}
+std::string SrcDir() { return ::logship::testing::SourceDir(); }
 
 std::string TestData(const std::string& name) { return SrcDir() + "/parser/rules/testdata/" + name; }
 

@@ -21,11 +21,7 @@ using testing::ClickHouseServer;
 constexpr int64_t kSec = 1'000'000'000;
 constexpr int64_t kT0 = 1'700'000'000 * kSec;  // 2023-11-14T22:13:20Z
 
-std::string SrcDir() {
-  if (const char* s = std::getenv("LOGSHIP_SRC")) return s;
-  std::string f = __FILE__;
-  return f.substr(0, f.rfind("/parser/search/"));
-}
+std::string SrcDir() { return ::logship::testing::SourceDir(); }
 
 std::string Access(const char* time, const char* req, int status, const char* bytes) {
   return std::string("10.0.0.1 - - [") + time + " +0000] \"" + req + "\" " + std::to_string(status) + " " + bytes +
@@ -238,8 +234,7 @@ TEST_F(ClickHouseSearchTest, MissingTableAndBadQuery) {
 
 // `logship search -c` with parser.sink: clickhouse and the password from the environment.
 TEST_F(ClickHouseSearchTest, CommandLineReadsTheSinkFromTheConfig) {
-  const char* bin = std::getenv("LOGSHIP_BIN");
-  if (!bin) GTEST_SKIP() << "LOGSHIP_BIN not set (run through ctest)";
+  const std::string bin = ::logship::testing::LogshipBinary();
   std::string dir = testing::MakeTempDir("logship-chsearch");
   std::ofstream(dir + "/logship.yaml") << "data_dir: " << dir << "\nparser:\n  sink: clickhouse\n  clickhouse:\n"
                                        << "    url: " << server_->url() << "\n    database: logship_test\n"

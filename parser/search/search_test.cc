@@ -9,6 +9,7 @@
 
 #include "parser/rules/rule_set.h"
 #include "parser/sinks/sqlite/sqlite_sink.h"
+#include "tests/support/subprocess.h"
 
 namespace logship::search {
 namespace {
@@ -17,11 +18,7 @@ namespace fs = std::filesystem;
 constexpr int64_t kSec = 1'000'000'000;
 constexpr int64_t kT0 = 1'700'000'000 * kSec;  // 2023-11-14T22:13:20Z
 
-std::string SrcDir() {
-  if (const char* s = std::getenv("LOGSHIP_SRC")) return s;
-  std::string f = __FILE__;
-  return f.substr(0, f.rfind("/parser/search/"));
-}
+std::string SrcDir() { return ::logship::testing::SourceDir(); }
 
 class SearchTest : public ::testing::Test {
  protected:
@@ -196,9 +193,8 @@ TEST_F(SearchTest, MissingDirAndBadQuery) {
 }
 
 TEST_F(SearchTest, CommandLine) {
-  const char* bin = std::getenv("LOGSHIP_BIN");
-  if (!bin) GTEST_SKIP() << "LOGSHIP_BIN not set (run through ctest)";
-  std::string cmd = std::string(bin) + " search --data-dir " + dir_ + " --format json --limit 1 'response>=500' 2>&1";
+  const std::string bin = ::logship::testing::LogshipBinary();
+  std::string cmd = bin + " search --data-dir " + dir_ + " --format json --limit 1 'response>=500' 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
   ASSERT_TRUE(p);
   std::string out;

@@ -92,12 +92,12 @@ std::string Subprocess::Log() const {
 
 std::string LogshipBinary() {
   const char* bin = std::getenv("LOGSHIP_BIN");
-  return bin ? bin : "./logship";
+  return bin ? bin : LOGSHIP_BINARY_DEFAULT;
 }
 
 std::string SourceDir() {
   const char* src = std::getenv("LOGSHIP_SRC");
-  return src ? src : ".";
+  return src ? src : LOGSHIP_SOURCE_DIR_DEFAULT;
 }
 
 std::string MakeTempDir(const std::string& prefix) {

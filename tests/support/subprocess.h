@@ -52,7 +52,8 @@ RunResult RunLogship(const std::vector<std::string>& args, const std::string& lo
 // -1. Does nothing when *pid <= 0.
 void StopChild(pid_t* pid, int grace_ms = 5000);
 
-// The logship binary under test (LOGSHIP_BIN, set by CTest) and the source tree.
+// The logship binary under test and the source tree: LOGSHIP_BIN and LOGSHIP_SRC (set by
+// CTest), else the build's own, so a test runs from any directory.
 std::string LogshipBinary();
 std::string SourceDir();
 // A fresh empty directory under $TMPDIR, removed by the caller (or left for debugging).
