@@ -112,6 +112,14 @@ bench_resp_read() {
 
 # Time stamps: ${EPOCHREALTIME/[.,]/} is microseconds since the epoch, without a process.
 
+# Sets acked to the first "offset" of a logship checkpoint file (0 when unreadable).
+bench_checkpoint_offset() {
+  local text=""
+  acked=0
+  { IFS= read -r -d '' text <"$1"; } 2>/dev/null || true
+  if [[ $text =~ \"offset\":\ *([0-9]+) ]]; then acked=${BASH_REMATCH[1]}; fi
+}
+
 # Sleeps without a process: a read timing out on a FIFO opened read-write (never EOF).
 bench_sleep() {
   if [[ -z "${bench_tick_fd:-}" ]]; then
