@@ -11,6 +11,7 @@
 //   HandWrittenRe2    one hand-written RE2 of the combined format with 12 captures: the
 //                     floor to beat (captures only, no Field is built)
 //   Syslog1Rule       RFC 3164 lines with %{SYSLOGLINE}
+//   Syslog50Rules     the same lines with the 50-rule set loaded (a %{SYSLOGLINE} rule selected)
 //   Nginx50RulesSetPassOnly  the first-matching-pattern pass of Nginx50Rules alone
 //
 // The 50-rule set (what a mid-size site loads): 10 event types (nginx, apache, syslog,
@@ -289,6 +290,16 @@ rules:
   RunParse(state, *rs, events, 4);
 }
 BENCHMARK(BM_Syslog1Rule);
+
+// The same lines with the 50-rule set loaded, selected by its last syslog rule (four source
+// globs miss first), whose pattern is the same %{SYSLOGLINE}.
+void BM_Syslog50Rules(benchmark::State& state) {
+  static auto rs = Rules(FiftyRules());
+  static auto events = Events(SyslogLines(), "syslog", "/var/log/syslog/svc4-auth.log");
+  if (rs->rules().size() != 50) state.SkipWithError("expected 50 rules");
+  RunParse(state, *rs, events, 4);
+}
+BENCHMARK(BM_Syslog50Rules);
 
 }  // namespace
 
