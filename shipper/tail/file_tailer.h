@@ -194,9 +194,15 @@ class FileTailer {
   // Takes back the events of a batch that was published (their contents are no longer
   // needed) and leaves `events` empty, its capacity kept: ReadBatch fills its next events
   // by assigning into these, so the strings' memory is reused instead of allocated and
-  // freed for every line. At most one batch's worth is kept; lines longer than 64 KiB are
-  // not.
+  // freed for every line. At most kMaxSpareEvents events holding kMaxSpareBytes are
+  // kept; a kept buffer larger than twice the line it is given next plus kSlackBytes is
+  // replaced, so a batch holds at most about twice what it carries.
   void Recycle(std::vector<Event>* events);
+  // Bytes held by events kept for reuse.
+  size_t spare_bytes() const { return spare_bytes_; }
+  static constexpr size_t kMaxSpareEvents = 8192;
+  static constexpr size_t kMaxSpareBytes = 4 << 20;
+  static constexpr size_t kSlackBytes = 1024;
 
   const TailStats& stats() const { return stats_; }
   // The open files (sizes as of the last Poll, acknowledged offsets as of the last Commit).
@@ -235,6 +241,7 @@ class FileTailer {
   const Clock& clock_;
   std::vector<std::unique_ptr<TailedFile>> files_;
   std::vector<Event> spare_;  // Recycle()d events, taken from the back by Emit
+  size_t spare_bytes_ = 0;    // HeldBytes of spare_
   size_t next_file_ = 0;  // round-robin start, so one busy file cannot starve the others
   uint64_t next_serial_ = 1;  // TailedFile::serial of the next file opened
   std::vector<char> buf_;

@@ -209,6 +209,8 @@ TEST_F(FileTailerTest, RecycledEventsCarryNothingOfTheirPast) {
     EXPECT_EQ(second[i].offset, expected[i].offset);
     EXPECT_EQ(second[i].time_ns, expected[i].time_ns);
     EXPECT_FALSE(second[i].syslog.has_value());
+    // The 300-byte buffers are within the slack of 3-byte lines: reused.
+    EXPECT_LE(second[i].raw.capacity(), 2 * second[i].raw.size() + FileTailer::kSlackBytes);
   }
   // A batch handed back while some are still spare: kept up to the bound, all reusable.
   again->Recycle(&second);
@@ -218,6 +220,21 @@ TEST_F(FileTailerTest, RecycledEventsCarryNothingOfTheirPast) {
   ASSERT_EQ(again->ReadBatch(10, 1 << 20, &third), 1u);
   EXPECT_EQ(third[0].raw, "four");
   EXPECT_FALSE(third[0].syslog.has_value());
+
+  // What is kept is bounded in bytes too, however large the lines were.
+  std::vector<Event> big(10);
+  for (Event& e : big) e.raw.assign(1 << 20, 'b');
+  again->Recycle(&third);
+  again->Recycle(&big);
+  EXPECT_GT(again->spare_bytes(), 0u);
+  EXPECT_LE(again->spare_bytes(), FileTailer::kMaxSpareBytes);
+  // And a big buffer given a short line is let go: the batch holds what it carries.
+  Append("a.log", "five\n");
+  again->Poll();
+  std::vector<Event> fourth;
+  ASSERT_EQ(again->ReadBatch(10, 1 << 20, &fourth), 1u);
+  EXPECT_EQ(fourth[0].raw, "five");
+  EXPECT_LE(fourth[0].raw.capacity(), 2 * fourth[0].raw.size() + FileTailer::kSlackBytes);
 }
 
 TEST_F(FileTailerTest, DirectoriesAndUnreadableFilesDoNotStopTheOthers) {
