@@ -316,17 +316,19 @@ class RecordReader {
     }
     e->time_ns = UnZigZag(time);
     e->offset = offset;
-    if (flags & 1) {
-      SyslogHeader h;
-      uint64_t fac = 0, sev = 0;
-      if (!GetVarint(&fac) || !GetVarint(&sev) || !GetString(&h.app) || !GetString(&h.procid) ||
-          !GetString(&h.msgid) || !GetString(&h.structured_data)) {
-        return false;
-      }
-      h.facility = static_cast<int>(UnZigZag(fac));
-      h.severity = static_cast<int>(UnZigZag(sev));
-      e->syslog = std::move(h);
+    return (flags & 1) == 0 || GetSyslog(&e->syslog);
+  }
+  // The syslog header as PutSyslog wrote it.
+  bool GetSyslog(std::optional<SyslogHeader>* out) {
+    SyslogHeader h;
+    uint64_t fac = 0, sev = 0;
+    if (!GetVarint(&fac) || !GetVarint(&sev) || !GetString(&h.app) || !GetString(&h.procid) ||
+        !GetString(&h.msgid) || !GetString(&h.structured_data)) {
+      return false;
     }
+    h.facility = static_cast<int>(UnZigZag(fac));
+    h.severity = static_cast<int>(UnZigZag(sev));
+    *out = std::move(h);
     return true;
   }
 
@@ -520,17 +522,7 @@ Result<Event> DecodeKafkaEvent(std::string_view key, std::string_view header, st
   e.time_ns = UnZigZag(time);
   e.offset = offset;
   if (flags & 4) e.id = FileEventId(file_id, offset);
-  if (flags & 1) {
-    SyslogHeader h;
-    uint64_t fac = 0, sev = 0;
-    if (!in.GetVarint(&fac) || !in.GetVarint(&sev) || !in.GetString(&h.app) || !in.GetString(&h.procid) ||
-        !in.GetString(&h.msgid) || !in.GetString(&h.structured_data)) {
-      return corrupt("is truncated (syslog header)");
-    }
-    h.facility = static_cast<int>(UnZigZag(fac));
-    h.severity = static_cast<int>(UnZigZag(sev));
-    e.syslog = std::move(h);
-  }
+  if ((flags & 1) && !in.GetSyslog(&e.syslog)) return corrupt("is truncated (syslog header)");
   if (!in.done()) return corrupt("has bytes past its end");
   e.raw.assign(value);
   return e;
