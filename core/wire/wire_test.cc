@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include "tests/support/events.h"
+
 namespace logship::wire {
 namespace {
 
@@ -191,25 +193,6 @@ Event KafkaTestEvent(bool syslog) {
   return e;
 }
 
-void ExpectSameKafkaEvent(const Event& got, const Event& want) {
-  EXPECT_EQ(got.id, want.id);
-  EXPECT_EQ(got.time_ns, want.time_ns);
-  EXPECT_EQ(got.host, want.host);
-  EXPECT_EQ(got.source, want.source);
-  EXPECT_EQ(got.type, want.type);
-  EXPECT_EQ(got.offset, want.offset);
-  EXPECT_EQ(got.raw, want.raw);
-  ASSERT_EQ(got.syslog.has_value(), want.syslog.has_value());
-  if (want.syslog) {
-    EXPECT_EQ(got.syslog->facility, want.syslog->facility);
-    EXPECT_EQ(got.syslog->severity, want.syslog->severity);
-    EXPECT_EQ(got.syslog->app, want.syslog->app);
-    EXPECT_EQ(got.syslog->procid, want.syslog->procid);
-    EXPECT_EQ(got.syslog->msgid, want.syslog->msgid);
-    EXPECT_EQ(got.syslog->structured_data, want.syslog->structured_data);
-  }
-}
-
 TEST(WireTest, KafkaEventHeaderRoundTripsEveryFieldAndTakesHostAndSourceFromTheKey) {
   for (bool syslog : {false, true}) {
     const Event e = KafkaTestEvent(syslog);
@@ -221,7 +204,7 @@ TEST(WireTest, KafkaEventHeaderRoundTripsEveryFieldAndTakesHostAndSourceFromTheK
     EXPECT_EQ(header[0], syslog ? 3 : 2);
     auto d = DecodeKafkaEvent(key, header, e.raw, "t/0/1");
     ASSERT_TRUE(d.ok()) << d.status().ToString();
-    ExpectSameKafkaEvent(*d, e);
+    ::logship::testing::ExpectSameEvent(*d, e);
 
     // Another key (or none): host and source travel in the header.
     std::string full;
@@ -230,7 +213,7 @@ TEST(WireTest, KafkaEventHeaderRoundTripsEveryFieldAndTakesHostAndSourceFromTheK
     for (std::string_view k : {std::string_view("other"), std::string_view()}) {
       auto f = DecodeKafkaEvent(k, full, e.raw, "t/0/1");
       ASSERT_TRUE(f.ok()) << f.status().ToString();
-      ExpectSameKafkaEvent(*f, e);
+      ::logship::testing::ExpectSameEvent(*f, e);
     }
   }
   // Far smaller than the v1 headers it replaces.
@@ -276,7 +259,7 @@ TEST(WireTest, KafkaEventHeaderCarriesAFileEventIdAsItsHash) {
     EXPECT_EQ(header.size() + (e.id.size() + 1 - 8), longer.size());
     auto d = DecodeKafkaEvent(key, header, e.raw, "t/0/1");
     ASSERT_TRUE(d.ok()) << d.status().ToString();
-    ExpectSameKafkaEvent(*d, e);
+    ::logship::testing::ExpectSameEvent(*d, e);
     for (size_t n = 0; n < header.size(); ++n) {
       EXPECT_FALSE(DecodeKafkaEvent(key, header.substr(0, n), e.raw, "m").ok()) << n;
     }
