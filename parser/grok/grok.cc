@@ -589,6 +589,19 @@ std::string NormalizeFieldName(std::string_view name) {
 
 namespace {
 constexpr int kInlineGroups = 48;  // Match() extracts up to this many groups on the stack
+
+// Room for `n` submatches: on the stack up to kInlineGroups, else on the heap.
+class Submatches {
+ public:
+  explicit Submatches(int n) {
+    if (n > kInlineGroups) heap_.reset(new re2::StringPiece[n]);
+  }
+  re2::StringPiece* get() { return heap_ ? heap_.get() : inline_; }
+
+ private:
+  re2::StringPiece inline_[kInlineGroups];
+  std::unique_ptr<re2::StringPiece[]> heap_;
+};
 }  // namespace
 
 Grok::~Grok() = default;
@@ -690,15 +703,9 @@ bool Grok::Match(std::string_view line, std::vector<Field>* fields) const {
     return true;
   }
   if (segmented_ == nullptr || ngroups_ > kInlineGroups) {
-    re2::StringPiece inline_sub[kInlineGroups];
-    std::unique_ptr<re2::StringPiece[]> heap_sub;
-    re2::StringPiece* sub = inline_sub;
-    if (ngroups_ > kInlineGroups) {
-      heap_sub.reset(new re2::StringPiece[ngroups_]);
-      sub = heap_sub.get();
-    }
-    if (!MatchAnchoredFirst(line, sub, ngroups_)) return false;
-    AppendFields(sub, fields);
+    Submatches sub(ngroups_);
+    if (!MatchAnchoredFirst(line, sub.get(), ngroups_)) return false;
+    AppendFields(sub.get(), fields);
     return true;
   }
   // The DFA finds the overall span; the segmented plan then places the groups without
@@ -714,15 +721,9 @@ bool Grok::Match(std::string_view line, std::vector<Field>* fields) const {
 }
 
 bool Grok::MatchFullCapture(std::string_view line, std::vector<Field>* fields) const {
-  re2::StringPiece inline_sub[kInlineGroups];
-  std::unique_ptr<re2::StringPiece[]> heap_sub;
-  re2::StringPiece* sub = inline_sub;
-  if (ngroups_ > kInlineGroups) {
-    heap_sub.reset(new re2::StringPiece[ngroups_]);
-    sub = heap_sub.get();
-  }
-  if (!re_->Match(line, 0, line.size(), re2::RE2::UNANCHORED, sub, ngroups_)) return false;
-  AppendFields(sub, fields);
+  Submatches sub(ngroups_);
+  if (!re_->Match(line, 0, line.size(), re2::RE2::UNANCHORED, sub.get(), ngroups_)) return false;
+  AppendFields(sub.get(), fields);
   return true;
 }
 
