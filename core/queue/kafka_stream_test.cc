@@ -105,6 +105,20 @@ class KafkaStreamTest : public ::testing::Test {
   std::unique_ptr<EventConsumer> Consumer(const std::string& name = "c1") {
     return MakeKafkaEventConsumer(ConsumerQueue(), "parsers", name).value();
   }
+  // Sends the line "broken" to partition 1 with kcat's key/header options `kcat_args`;
+  // the consumer must deliver it as one _undecodable event whose raw is `raw`.
+  void ExpectBrokenMessageUndecodable(const std::string& kcat_args, const std::string& raw) {
+    std::string out = Shell("printf 'broken\\n' | timeout 30 kcat -P -b " + broker_->bootstrap() + " -t " +
+                            kTopic + " -p 1 " + kcat_args + " 2>&1; echo rc=$?");
+    ASSERT_NE(out.find("rc=0"), std::string::npos) << out;
+    auto consumer = std::make_unique<KafkaEventConsumer>(ConsumerQueue().kafka, kTopic, "parsers", "c1");
+    auto got = PollN<Event>(*consumer, 1);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].value.type, "_undecodable");
+    EXPECT_EQ(got[0].value.id, kTopic + "/1/0");
+    EXPECT_EQ(got[0].value.raw, raw);
+    EXPECT_EQ(consumer->undecodable(), 1u);
+  }
 
   std::unique_ptr<KafkaBroker> broker_;
 };
@@ -215,16 +229,7 @@ TEST_F(KafkaStreamTest, MessagesWithTheV1HeadersOfEarlierShippersStillDecode) {
 }
 
 TEST_F(KafkaStreamTest, MessageWithABrokenEventHeaderIsDeliveredAsUndecodable) {
-  std::string out = Shell("printf 'broken\\n' | timeout 30 kcat -P -b " + broker_->bootstrap() + " -t " +
-                        kTopic + " -p 1 -k 'h:s' -H e=zz 2>&1; echo rc=$?");
-  ASSERT_NE(out.find("rc=0"), std::string::npos) << out;
-  auto consumer = std::make_unique<KafkaEventConsumer>(ConsumerQueue().kafka, kTopic, "parsers", "c1");
-  auto got = PollN<Event>(*consumer, 1);
-  ASSERT_EQ(got.size(), 1u);
-  EXPECT_EQ(got[0].value.type, "_undecodable");
-  EXPECT_EQ(got[0].value.id, kTopic + "/1/0");
-  EXPECT_EQ(got[0].value.raw, "e=zz msg=broken");
-  EXPECT_EQ(consumer->undecodable(), 1u);
+  ExpectBrokenMessageUndecodable("-k 'h:s' -H e=zz", "e=zz msg=broken");
 }
 
 TEST_F(KafkaStreamTest, BrokerDownMidPublishLoopIsRetryableThenUpSucceedsAndNothingIsMissing) {
@@ -352,16 +357,7 @@ TEST_F(KafkaStreamTest, PlainTextMessageFromKcatDecodesAsPlainEvent) {
 }
 
 TEST_F(KafkaStreamTest, V1MessageMissingAFieldIsDeliveredAsUndecodable) {
-  std::string out = Shell("printf 'broken\\n' | timeout 30 kcat -P -b " + broker_->bootstrap() + " -t " +
-                        kTopic + " -p 1 -H v=1 -H id=x 2>&1; echo rc=$?");
-  ASSERT_NE(out.find("rc=0"), std::string::npos) << out;
-  auto consumer = std::make_unique<KafkaEventConsumer>(ConsumerQueue().kafka, kTopic, "parsers", "c1");
-  auto got = PollN<Event>(*consumer, 1);
-  ASSERT_EQ(got.size(), 1u);
-  EXPECT_EQ(got[0].value.type, "_undecodable");
-  EXPECT_EQ(got[0].value.id, kTopic + "/1/0");
-  EXPECT_EQ(got[0].value.raw, "v=1 id=x msg=broken");
-  EXPECT_EQ(consumer->undecodable(), 1u);
+  ExpectBrokenMessageUndecodable("-H v=1 -H id=x", "v=1 id=x msg=broken");
 }
 
 TEST_F(KafkaStreamTest, SamplesRoundTripAsOneMessagePerPublish) {
